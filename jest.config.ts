@@ -1,0 +1,26 @@
+import type { Config } from 'jest';
+
+/**
+ * One Jest run for every package. Workspace packages resolve to their TypeScript sources, so
+ * tests never depend on a stale build. A few dependencies ship ESM only; Jest on Node 20 needs
+ * them transformed to CommonJS.
+ */
+const esmOnly = ['cookie'];
+
+const config: Config = {
+  testEnvironment: 'node',
+  roots: ['<rootDir>/packages', '<rootDir>/test'],
+  testMatch: ['**/test/**/*.test.ts'],
+  moduleNameMapper: {
+    '^@ssekit/(core|express|fastify|koa|redis)$': '<rootDir>/packages/$1/src/index.ts',
+  },
+  transform: {
+    '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
+    'node_modules/.+\\.m?js$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json', isolatedModules: true }],
+  },
+  transformIgnorePatterns: [`/node_modules/(?!\\.pnpm/(${esmOnly.join('|')})@|(${esmOnly.join('|')})/)`],
+  testTimeout: 30_000,
+  maxWorkers: 2,
+};
+
+export default config;

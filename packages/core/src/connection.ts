@@ -1,0 +1,536 @@
+/**
+ * One open event stream: headers, heartbeat, backpressure, slow-client policy and close.
+ */
+import type { MaybePromise, SseEvent } from './event.js';
+import { SseClosedError, SseOptionsError, type CloseReason } from './errors.js';
+import { formatComment, formatEvent } from './format.js';
+import { joinHeartbeat, leaveHeartbeat, type HeartbeatMember } from './heartbeat.js';
+import { streamHeaders } from './writer.js';
+import { nodeSink, type NodeRequest, type NodeResponse, type SseHeaders, type SseSink } from './sink.js';
+
+/** Called once when a connection closes, with the reason and the connection. */
+export type CloseListener = (reason: CloseReason, connection: Connection) => void;
+
+/** An item {@link Connection.pipe} accepts: an event, or a string sent as a `message`'s data. */
+export type PipeItem = SseEvent | string;
+
+/**
+ * An open event stream to one client. Implemented by {@link SseConnection}; a custom
+ * {@link Provider} may return its own implementation.
+ */
+export interface Connection {
+  /** True once the connection has closed, whoever closed it. */
+  readonly closed: boolean;
+  /** Why the connection closed; `undefined` while open. */
+  readonly closeReason: CloseReason | undefined;
+  /** Aborts when the connection closes: pass it to work that should stop with the client. */
+  readonly signal: AbortSignal;
+  /** The id the client sent back (`Last-Event-ID` header or `lastEventId` query), if any. */
+  readonly lastEventId: string | undefined;
+  /**
+   * True when the client asked to resume after an id the replayer no longer (or never) had:
+   * events may have been missed, and the app should send fresh state.
+   */
+  readonly replayGap: boolean;
+  /** Bytes written but not yet handed to the kernel. */
+  readonly bufferedBytes: number;
+  /**
+   * Sends one event. Resolves when the bytes are accepted (after `drain` under backpressure).
+   * @throws {SseFormatError} (as a rejection) for an event that cannot be encoded.
+   * @throws {SseClosedError} (as a rejection) once the connection is closed.
+   */
+  send(event: SseEvent): Promise<void>;
+  /** Sends a comment; clients ignore it. Rejects like {@link Connection.send}. */
+  sendComment(text?: string): Promise<void>;
+  /** Tells the client how long to wait before reconnecting, in milliseconds. */
+  setRetry(ms: number): Promise<void>;
+  /**
+   * Sends every item of an (async) iterable with backpressure. Resolves when the source ends or
+   * the connection closes; in the latter case the iterator's `return()` is called so the source
+   * (a database cursor, an LLM stream) can stop.
+   */
+  pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<void>;
+  /**
+   * Ends the stream (idempotent). `retryMs` sends a last `retry:` hint first, for example to
+   * spread reconnects after a deploy.
+   */
+  close(options?: { retryMs?: number }): void;
+  /** Resolves with the close reason once the connection has closed. */
+  closedPromise(): Promise<CloseReason>;
+  /** Calls `listener` once on close (at once if already closed). */
+  onClose(listener: CloseListener): void;
+  /** Removes a listener added with {@link Connection.onClose}. */
+  offClose(listener: CloseListener): void;
+  /**
+   * Writes bytes that are already a complete encoded event (from {@link formatEvent}): the path
+   * broadcasters use so that an event is encoded once for all its receivers. `id` identifies
+   * the event for the replay handoff. `ahead` writes past the replay-handoff queue (used for
+   * replayed events). Returns false when nothing was written (closed, or closed now because the
+   * client is too slow).
+   */
+  writeEncoded(bytes: Uint8Array, id?: string, ahead?: boolean): boolean;
+  /**
+   * Replay handoff, first step: queue broadcasts instead of writing them. Used by
+   * {@link withReplay}; not needed by applications.
+   */
+  hold(): void;
+  /**
+   * Replay handoff, last step: write the queued broadcasts, skipping those whose id is in
+   * `skipIds` (already written by the replay), and resume direct writes.
+   */
+  release(skipIds?: ReadonlySet<string>): void;
+  /** Records that replay found a gap. */
+  markReplayGap(): void;
+}
+
+/** Options of {@link createConnection}. */
+export interface ConnectionOptions {
+  /**
+   * Period of heartbeat comments in milliseconds; `0` turns them off.
+   * @defaultValue 15000
+   */
+  heartbeatMs?: number;
+  /** Reconnection delay sent once at connect (`retry:`), in milliseconds. Not sent by default. */
+  retryMs?: number;
+  /**
+   * A client whose unsent bytes would pass this limit is closed with reason `slow` instead of
+   * being buffered without bound; it reconnects with `Last-Event-ID` and replay fills the gap.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
+  /** Extra response headers (they cannot override the event-stream ones). */
+  headers?: SseHeaders;
+  /** Overrides the id the client resumes from (default: `Last-Event-ID` or `lastEventId`). */
+  lastEventId?: string;
+}
+
+/** Default period of heartbeat comments. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Default slow-client limit. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+
+const HEARTBEAT = formatComment('');
+const RESOLVED: Promise<void> = Promise.resolve();
+const noop = (): void => {};
+
+/** A rejected promise that does not crash the process when the caller does not await it. */
+function quietReject<T>(error: Error): Promise<T> {
+  const p = Promise.reject<T>(error);
+  p.catch(noop);
+  return p;
+}
+
+/** Validates a non-negative integer option (milliseconds or bytes). */
+export function checkNonNegativeInt(option: string, value: unknown, allowZero = true): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (!allowZero && value === 0)) {
+    throw new SseOptionsError(option, value, `must be a ${allowZero ? 'non-negative' : 'positive'} integer`);
+  }
+  return value;
+}
+
+/** Normalised connection options, validated once and shared by every connection. */
+export interface ResolvedConnectionOptions {
+  heartbeatMs: number;
+  retryMs: number | undefined;
+  maxBufferedBytes: number;
+  headers: SseHeaders | undefined;
+}
+
+/** Validates {@link ConnectionOptions}; throws {@link SseOptionsError}. */
+export function resolveConnectionOptions(options: ConnectionOptions = {}): ResolvedConnectionOptions {
+  return {
+    heartbeatMs: checkNonNegativeInt('heartbeatMs', options.heartbeatMs) ?? DEFAULT_HEARTBEAT_MS,
+    retryMs: checkNonNegativeInt('retryMs', options.retryMs),
+    maxBufferedBytes: checkNonNegativeInt('maxBufferedBytes', options.maxBufferedBytes, false) ?? DEFAULT_MAX_BUFFERED_BYTES,
+    headers: options.headers,
+  };
+}
+
+/**
+ * Reads the id a reconnecting client resumes from: the `Last-Event-ID` header, or the
+ * `lastEventId` query parameter that EventSource polyfills use.
+ *
+ * Node decodes header bytes as latin1, while browsers send the id as UTF-8: the bytes are
+ * re-decoded as UTF-8 so a non-ASCII id still matches. Returns `undefined` when absent.
+ */
+export function readLastEventId(req: NodeRequest): string | undefined {
+  const header = req.headers['last-event-id'];
+  const raw = Array.isArray(header) ? header[0] : header;
+  if (raw !== undefined) {
+    const bytes = Buffer.from(raw, 'latin1');
+    const utf8 = bytes.toString('utf8');
+    // Keep the latin1 reading only when the bytes were not valid UTF-8 to begin with.
+    return Buffer.byteLength(utf8, 'utf8') === bytes.length && Buffer.from(utf8, 'utf8').equals(bytes) ? utf8 : raw;
+  }
+  const url = req.url;
+  if (url === undefined) return undefined;
+  const q = url.indexOf('?');
+  if (q === -1) return undefined;
+  const value = new URLSearchParams(url.slice(q + 1)).get('lastEventId');
+  return value ?? undefined;
+}
+
+/** Writes queued while the connection is held for the replay handoff. */
+interface Held {
+  bytes: Uint8Array[];
+  ids: (string | undefined)[];
+  size: number;
+}
+
+/* Connections corked by broadcasts in the current tick, uncorked together on the next one. */
+let corked: SseConnection[] = [];
+let uncorkScheduled = false;
+
+function uncorkAll(): void {
+  const list = corked;
+  corked = [];
+  uncorkScheduled = false;
+  for (const conn of list) conn.uncorkNow();
+}
+
+/**
+ * The {@link Connection} implementation over an {@link SseSink}.
+ *
+ * Sets `Content-Type: text/event-stream; charset=utf-8`, `Cache-Control: no-cache,
+ * no-transform`, `X-Accel-Buffering: no` and (HTTP/1 only) `Connection: keep-alive`, and
+ * flushes them at once.
+ */
+export class SseConnection implements Connection, HeartbeatMember {
+  readonly lastEventId: string | undefined;
+  private readonly sink: SseSink;
+  private readonly heartbeatMs: number;
+  private readonly maxBufferedBytes: number;
+  private reason: CloseReason | undefined;
+  private gap = false;
+  private wrote = false;
+  private isCorked = false;
+  private held: Held | undefined;
+  private listeners: CloseListener[] | undefined;
+  private abort: AbortController | undefined;
+  private drainWait: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
+
+  constructor(sink: SseSink, options: ResolvedConnectionOptions, lastEventId?: string) {
+    this.sink = sink;
+    this.heartbeatMs = options.heartbeatMs;
+    this.maxBufferedBytes = options.maxBufferedBytes;
+    this.lastEventId = lastEventId;
+
+    if (sink.destroyed) {
+      this.reason = 'client';
+      return;
+    }
+    sink.bind(this.onDrain, this.onTransportClose);
+    sink.open(streamHeaders(sink.http2, options.headers));
+    if (options.retryMs !== undefined) this.writeRaw(formatEvent({ retry: options.retryMs }));
+    this.sink.flush();
+    if (this.heartbeatMs > 0 && this.reason === undefined) joinHeartbeat(this, this.heartbeatMs);
+  }
+
+  get closed(): boolean {
+    return this.reason !== undefined;
+  }
+
+  get closeReason(): CloseReason | undefined {
+    return this.reason;
+  }
+
+  get replayGap(): boolean {
+    return this.gap;
+  }
+
+  get bufferedBytes(): number {
+    return this.reason === undefined ? this.sink.bufferedBytes() + (this.held?.size ?? 0) : 0;
+  }
+
+  get signal(): AbortSignal {
+    if (!this.abort) {
+      this.abort = new AbortController();
+      if (this.reason !== undefined) this.abort.abort(new SseClosedError(this.reason));
+    }
+    return this.abort.signal;
+  }
+
+  markReplayGap(): void {
+    this.gap = true;
+  }
+
+  send(event: SseEvent): Promise<void> {
+    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
+    let bytes: Buffer;
+    try {
+      bytes = formatEvent(event);
+    } catch (error) {
+      return quietReject(error as Error);
+    }
+    return this.afterWrite(this.writeRaw(bytes));
+  }
+
+  sendComment(text?: string): Promise<void> {
+    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
+    let bytes: Buffer;
+    try {
+      bytes = formatComment(text);
+    } catch (error) {
+      return quietReject(error as Error);
+    }
+    return this.afterWrite(this.writeRaw(bytes));
+  }
+
+  setRetry(ms: number): Promise<void> {
+    return this.send({ retry: ms });
+  }
+
+  async pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<void> {
+    if (this.reason !== undefined) return;
+    const iterator: AsyncIterator<PipeItem> | Iterator<PipeItem> =
+      Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<PipeItem>)[Symbol.iterator]();
+    const closed = this.closedPromise();
+    let done = false;
+    try {
+      while (this.reason === undefined) {
+        const next = await Promise.race([iterator.next(), closed]);
+        if (typeof next === 'string' && this.reason !== undefined) break; // closed while waiting
+        const result = next as IteratorResult<PipeItem>;
+        if (result.done) {
+          done = true;
+          break;
+        }
+        const item = result.value;
+        try {
+          await this.send(typeof item === 'string' ? { data: item } : item);
+        } catch (error) {
+          if (error instanceof SseClosedError) break;
+          throw error;
+        }
+      }
+    } finally {
+      // Stop the source: the client is gone (or sending failed), nobody reads what it makes.
+      if (!done && typeof iterator.return === 'function') {
+        void Promise.resolve(iterator.return()).catch(noop);
+      }
+    }
+  }
+
+  close(options?: { retryMs?: number }): void {
+    if (this.reason !== undefined) return;
+    if (options?.retryMs !== undefined) {
+      try {
+        this.writeRaw(formatEvent({ retry: options.retryMs }));
+      } catch {
+        // An invalid hint must not keep the connection open.
+      }
+    }
+    if (this.reason !== undefined) return;
+    this.finish('server');
+    if (this.isCorked) this.uncorkNow();
+    this.sink.end();
+  }
+
+  closedPromise(): Promise<CloseReason> {
+    if (this.reason !== undefined) return Promise.resolve(this.reason);
+    return new Promise((resolve) => this.onClose(resolve));
+  }
+
+  onClose(listener: CloseListener): void {
+    if (this.reason !== undefined) {
+      listener(this.reason, this);
+      return;
+    }
+    (this.listeners ??= []).push(listener);
+  }
+
+  offClose(listener: CloseListener): void {
+    if (!this.listeners) return;
+    const i = this.listeners.indexOf(listener);
+    if (i !== -1) this.listeners.splice(i, 1);
+  }
+
+  writeEncoded(bytes: Uint8Array, id?: string, ahead = false): boolean {
+    if (this.reason !== undefined) return false;
+    const held = this.held;
+    if (ahead) {
+      this.writeRaw(bytes);
+      return this.reason === undefined;
+    }
+    if (held) {
+      if (held.size + bytes.length > this.maxBufferedBytes) {
+        this.fail('slow');
+        return false;
+      }
+      held.bytes.push(bytes);
+      held.ids.push(id);
+      held.size += bytes.length;
+      return true;
+    }
+    // Coalesce: every event broadcast in this tick leaves in one write when the tick ends.
+    if (!this.isCorked) {
+      this.isCorked = true;
+      this.sink.cork();
+      corked.push(this);
+      if (!uncorkScheduled) {
+        uncorkScheduled = true;
+        process.nextTick(uncorkAll);
+      }
+    }
+    this.writeRaw(bytes);
+    return this.reason === undefined;
+  }
+
+  /** @internal Ends a cork started by {@link SseConnection.writeEncoded}. */
+  uncorkNow(): void {
+    if (!this.isCorked) return;
+    this.isCorked = false;
+    this.sink.uncork();
+    if (this.reason === undefined) this.sink.flush();
+  }
+
+  hold(): void {
+    if (this.reason === undefined && !this.held) this.held = { bytes: [], ids: [], size: 0 };
+  }
+
+  release(skipIds?: ReadonlySet<string>): void {
+    const held = this.held;
+    this.held = undefined;
+    if (!held || this.reason !== undefined) return;
+    for (let i = 0; i < held.bytes.length; i++) {
+      const id = held.ids[i];
+      if (id !== undefined && skipIds?.has(id)) continue;
+      this.writeRaw(held.bytes[i]!);
+      if (this.reason !== undefined) return;
+    }
+    this.sink.flush();
+  }
+
+  /** @internal Called by the shared heartbeat timer. */
+  heartbeat(): void {
+    if (this.wrote) {
+      this.wrote = false;
+      return;
+    }
+    this.writeRaw(HEARTBEAT);
+    if (!this.isCorked) this.sink.flush();
+    this.wrote = false;
+  }
+
+  /** Writes bytes, enforcing the slow-client limit. Returns the transport's backpressure bit. */
+  private writeRaw(bytes: Uint8Array): boolean {
+    if (this.reason !== undefined) return false;
+    const buffered = this.sink.bufferedBytes();
+    // Close rather than buffer without bound. An event larger than the limit still goes to a
+    // client that has read everything before it, so memory stays under limit + one event.
+    if (buffered > 0 && buffered + bytes.length > this.maxBufferedBytes) {
+      this.fail('slow');
+      return false;
+    }
+    this.wrote = true;
+    const ok = this.sink.write(bytes);
+    if (!this.isCorked) this.sink.flush();
+    return ok;
+  }
+
+  private afterWrite(ok: boolean): Promise<void> {
+    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
+    if (ok) return RESOLVED;
+    if (!this.drainWait) {
+      let resolve!: () => void;
+      let reject!: (e: Error) => void;
+      const promise = new Promise<void>((res, rej) => {
+        resolve = res;
+        reject = rej;
+      });
+      promise.catch(noop);
+      this.drainWait = { promise, resolve, reject };
+    }
+    return this.drainWait.promise;
+  }
+
+  private readonly onDrain = (): void => {
+    const wait = this.drainWait;
+    this.drainWait = undefined;
+    wait?.resolve();
+  };
+
+  private readonly onTransportClose = (error?: Error): void => {
+    if (this.reason === undefined) this.finish(error && !isDisconnectError(error) ? 'error' : 'client');
+  };
+
+  /** Closes at once and drops buffered bytes (slow client, transport error). */
+  private fail(reason: CloseReason): void {
+    if (this.reason !== undefined) return;
+    this.finish(reason);
+    this.sink.destroy();
+  }
+
+  /** Releases everything the connection holds and tells the listeners, exactly once. */
+  private finish(reason: CloseReason): void {
+    this.reason = reason;
+    this.held = undefined;
+    if (this.heartbeatMs > 0) leaveHeartbeat(this, this.heartbeatMs);
+    const wait = this.drainWait;
+    this.drainWait = undefined;
+    wait?.reject(new SseClosedError(reason));
+    this.abort?.abort(new SseClosedError(reason));
+    const listeners = this.listeners;
+    this.listeners = undefined;
+    if (listeners) {
+      for (const listener of listeners) {
+        try {
+          listener(reason, this);
+        } catch (error) {
+          // A failing listener must not keep the others from releasing their resources.
+          queueMicrotask(() => {
+            throw error;
+          });
+        }
+      }
+    }
+  }
+}
+
+const DISCONNECT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_INVALID_STREAM']);
+
+function isDisconnectError(error: Error): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code !== undefined && DISCONNECT_CODES.has(code);
+}
+
+/**
+ * Tells whether a client has gone away: pass a request (its socket or stream is closed), or an
+ * error caught from a write (a reset or broken pipe, or an {@link SseClosedError} with reason
+ * `client`).
+ */
+export function isClientDisconnected(target: NodeRequest | unknown): boolean {
+  if (target instanceof SseClosedError) return target.reason === 'client';
+  if (target instanceof Error) return isDisconnectError(target);
+  if (target && typeof target === 'object' && 'headers' in target && 'socket' in target) {
+    const req = target as NodeRequest;
+    if ('stream' in req && req.stream) return req.stream.destroyed || req.stream.closed;
+    const socket = (req as { socket?: { destroyed: boolean } | null }).socket;
+    return !socket || socket.destroyed;
+  }
+  return false;
+}
+
+/**
+ * Opens an event stream on a Node.js HTTP/1 or HTTP/2 (compatibility API) response: writes the
+ * headers at once, turns off the socket timeout and Nagle, and starts the heartbeat.
+ *
+ * @throws {SseOptionsError} for invalid options.
+ */
+export function createConnection(req: NodeRequest, res: NodeResponse, options?: ConnectionOptions): SseConnection {
+  const resolved = resolveConnectionOptions(options);
+  const lastEventId = options?.lastEventId ?? readLastEventId(req);
+  return new SseConnection(nodeSink(req, res), resolved, lastEventId);
+}
+
+/** Type guard for objects that look like a {@link Connection}. */
+export function isConnection(value: unknown): value is Connection {
+  return (
+    typeof value === 'object' && value !== null &&
+    typeof (value as Connection).writeEncoded === 'function' &&
+    typeof (value as Connection).onClose === 'function' &&
+    typeof (value as Connection).close === 'function'
+  );
+}
+

@@ -1,0 +1,28 @@
+/**
+ * Providers create connections. Plug in your own to wrap or replace {@link SseConnection}
+ * (extra headers, metrics, another transport) while the adapters keep doing the rest.
+ */
+import { createConnection, type Connection, type ConnectionOptions } from './connection.js';
+import type { MaybePromise } from './event.js';
+import type { NodeRequest, NodeResponse } from './sink.js';
+
+/** Creates the {@link Connection} for a request. */
+export interface Provider {
+  /**
+   * Opens an event stream on `res`: writes the headers and returns the connection. The
+   * options are already validated.
+   */
+  createConnection(req: NodeRequest, res: NodeResponse, options: ConnectionOptions): MaybePromise<Connection>;
+}
+
+/** The provider the adapters use by default: an {@link SseConnection} on the Node response. */
+export class DefaultProvider implements Provider {
+  createConnection(req: NodeRequest, res: NodeResponse, options: ConnectionOptions): Connection {
+    return createConnection(req, res, options);
+  }
+}
+
+/** Duck-type check for {@link Provider}. */
+export function isProvider(value: unknown): value is Provider {
+  return typeof value === 'object' && value !== null && typeof (value as Provider).createConnection === 'function';
+}
