@@ -203,7 +203,14 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
           release(ip);
         });
       }
-      await withReplay(connection, { broadcaster: hub, replayer, topics, replay: call.replay, resetEvent });
+      try {
+        await withReplay(connection, { broadcaster: hub, replayer, topics, replay: call.replay, resetEvent });
+      } catch (error) {
+        // Registration failed after the headers went out: end the stream (the client retries)
+        // rather than leave it open and deaf.
+        connection.close();
+        throw error;
+      }
       return connection;
     },
 
