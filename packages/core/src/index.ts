@@ -33,7 +33,7 @@ export {
   type CloseListener,
   type PipeItem,
 } from './connection.js';
-export { heartbeatStats } from './heartbeat.js';
+export { heartbeatStats, type HeartbeatMember } from './heartbeat.js';
 export { DefaultProvider, isProvider, type Provider } from './provider.js';
 export { isBroadcaster, type Broadcaster } from './broadcaster.js';
 export { Hub, type HubOptions, type BroadcastHook, type BroadcastToHook } from './hub.js';
