@@ -12,6 +12,8 @@ const config: Config = {
   roots: ['<rootDir>/packages', '<rootDir>/test'],
   testMatch: ['**/test/**/*.test.ts'],
   moduleNameMapper: {
+    // Sources import each other with the `.js` extension NodeNext requires; Jest resolves the `.ts`.
+    '^(\\.{1,2}/.*)\\.js$': '$1',
     '^@ssekit/(core|express|fastify|koa|redis)$': '<rootDir>/packages/$1/src/index.ts',
   },
   transform: {
