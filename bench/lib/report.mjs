@@ -1,0 +1,224 @@
+/**
+ * Turns a result object into the stdout table, the markdown table, the SVG chart and the
+ * list of target checks. No dependencies: the SVG is written by hand.
+ */
+
+const SSEKIT = ['core-http', 'express', 'fastify', 'koa'];
+/** The raw server each ssekit server is held against: raw writes behind the same framework. */
+const BASELINE = { 'core-http': 'raw-http', express: 'raw-express', fastify: 'raw-fastify', koa: 'raw-koa' };
+const CAPACITY_CELLS = ['1000x50'];
+const OVERLOAD_CELLS = ['1000x200', '5000x100'];
+
+const num = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
+const pct = (x) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '-');
+const kilo = (x) => (Number.isFinite(x) ? (x >= 1e6 ? `${(x / 1e6).toFixed(2)}M` : `${(x / 1e3).toFixed(1)}k`) : '-');
+
+const med = (result, cell, server) => result.cells[cell]?.[server]?.median ?? undefined;
+
+export function evaluateTargets(result) {
+  const checks = [];
+  const add = (target, cell, server, against, value, limit, pass, note) =>
+    checks.push({ target, cell, server, against, value, limit, pass, ...(note ? { note } : {}) });
+  const servers = result.options.servers;
+  for (const cell of result.options.cells) {
+    const raw = med(result, cell, 'raw-http');
+    const bsse = med(result, cell, 'better-sse');
+    for (const s of SSEKIT) {
+      const me = med(result, cell, s);
+      if (!me) continue;
+      const base = med(result, cell, BASELINE[s]);
+      if (base && CAPACITY_CELLS.includes(cell)) {
+        const ratio = me.cpuPerMillion / base.cpuPerMillion;
+        add('cpu per delivered event <= 1.1x raw', cell, s, BASELINE[s], ratio, 1.1, ratio <= 1.1);
+      }
+      if (base && OVERLOAD_CELLS.includes(cell)) {
+        add('sent/scheduled >= raw', cell, s, BASELINE[s], me.sentRatio, base.sentRatio, me.sentRatio >= base.sentRatio);
+        add('p99 latency from schedule <= raw', cell, s, BASELINE[s], me.p99, base.p99, me.p99 <= base.p99);
+      }
+      if (bsse) {
+        add('cpu per delivered event <= better-sse', cell, s, 'better-sse', me.cpuPerMillion, bsse.cpuPerMillion, me.cpuPerMillion <= bsse.cpuPerMillion);
+        if (raw && bsse.deliveredPerSec < 0.98 * raw.deliveredPerSec) {
+          const want = 1.3 * bsse.deliveredPerSec;
+          const note = want > raw.deliveredPerSec ? `1.3x better-sse is above raw's ${kilo(raw.deliveredPerSec)}/s` : undefined;
+          add('delivered/s >= 1.3x better-sse (where it trails raw)', cell, s, 'better-sse', me.deliveredPerSec, want, me.deliveredPerSec >= want, note);
+        }
+      }
+    }
+  }
+  for (const s of SSEKIT) {
+    const me = result.memory?.[s];
+    const base = result.memory?.[BASELINE[s]];
+    if (me && base && !me.error && !base.error) {
+      add('RSS per idle connection <= raw + 2 KB', 'memory', s, BASELINE[s], me.rssPerConnKB, base.rssPerConnKB + 2, me.rssPerConnKB <= base.rssPerConnKB + 2);
+    }
+  }
+  void servers;
+  return checks;
+}
+
+const COLUMNS = [
+  ['server', (m, r) => r.name],
+  ['delivered/s', (m) => kilo(m.deliveredPerSec)],
+  ['delivered', (m) => pct(m.deliveredRatio)],
+  ['sent/sched', (m) => pct(m.sentRatio)],
+  ['cpu-s per 1M', (m) => num(m.cpuPerMillion, 2)],
+  ['x raw', (m, r) => (r.raw ? num(m.cpuPerMillion / r.raw.cpuPerMillion, 2) : '-')],
+  ['p50 ms', (m) => num(m.p50)],
+  ['p99 ms', (m) => num(m.p99)],
+  ['max ms', (m) => num(m.max)],
+  ['srv RSS MB', (m) => num(m.serverRssMB, 0)],
+  ['client ELU', (m) => num(m.clientEluMax, 2)],
+];
+
+function rows(result, cell) {
+  return result.options.servers.map((name) => {
+    const entry = result.cells[cell][name];
+    const m = entry?.median;
+    const raw = med(result, cell, BASELINE[name] ?? (name.startsWith('raw-') ? undefined : 'raw-http')) ?? (name === 'better-sse' ? med(result, cell, 'raw-http') : undefined);
+    if (!m) return [name, `failed (${entry?.runs?.[0]?.error ?? 'no result'})`];
+    return COLUMNS.map(([, f]) => f(m, { name, raw }));
+  });
+}
+
+function memoryRows(result) {
+  return result.options.servers
+    .filter((s) => result.memory?.[s])
+    .map((s) => {
+      const m = result.memory[s];
+      if (m.error) return [s, `failed (${m.error})`];
+      return [s, String(m.connections), num(m.baseRssMB, 0), num(m.rssMB, 0), num(m.rssPerConnKB, 2), num(m.heapPerConnKB, 2), num(m.externalPerConnKB, 2)];
+    });
+}
+const MEMORY_HEAD = ['server', 'idle conns', 'base RSS MB', 'RSS MB', 'RSS KB/conn', 'heap KB/conn', 'external KB/conn'];
+
+function textTable(head, body) {
+  const widths = head.map((h, i) => Math.max(h.length, ...body.map((r) => String(r[i] ?? '').length)));
+  const line = (r) => r.map((c, i) => (i === 0 ? String(c ?? '').padEnd(widths[i]) : String(c ?? '').padStart(widths[i]))).join('  ');
+  return [line(head), widths.map((w) => '-'.repeat(w)).join('  '), ...body.map(line)].join('\n');
+}
+
+function mdTable(head, body) {
+  const esc = (c) => String(c ?? '').replaceAll('|', '\\|');
+  return [
+    `| ${head.map(esc).join(' | ')} |`,
+    `|${head.map((_, i) => (i === 0 ? ' --- ' : ' ---: ')).join('|')}|`,
+    ...body.map((r) => `| ${r.map(esc).join(' | ')} |`),
+  ].join('\n');
+}
+
+function describe(result) {
+  const o = result.options;
+  return `${o.runs} run(s) per cell, median shown; ${o.duration} s measured (+${o.warmup} s warm-up) per run; node ${result.machine.node}, ${result.machine.cpus} CPUs (${result.machine.model}).`;
+}
+
+function targetLines(result, bullet) {
+  return result.targets.map((t) => {
+    const v = t.target.startsWith('cpu per delivered event <= 1.1x') ? `${num(t.value, 2)}x` : t.target.includes('sent') ? `${pct(t.value)} vs ${pct(t.limit)}` : t.target.includes('delivered/s') ? `${kilo(t.value)}/s vs ${kilo(t.limit)}/s` : `${num(t.value, 2)} vs ${num(t.limit, 2)}`;
+    return `${bullet}${t.pass ? 'PASS' : 'FAIL'}  ${t.cell}  ${t.server} vs ${t.against}: ${t.target} (${v})${t.note ? ` [${t.note}]` : ''}`;
+  });
+}
+
+export function renderTable(result) {
+  const head = COLUMNS.map(([h]) => h);
+  const out = [describe(result)];
+  for (const cell of result.options.cells) {
+    const [n, m] = cell.split('x');
+    out.push('', `N=${n} connections, M=${m} events/s (expected ${kilo(n * m)} deliveries/s)`, textTable(head, rows(result, cell)));
+  }
+  if (Object.keys(result.memory ?? {}).length) out.push('', 'Idle connections (memory minus the same server with none)', textTable(MEMORY_HEAD, memoryRows(result)));
+  if (result.targets.length) out.push('', 'Targets', ...targetLines(result, '  '));
+  return out.join('\n');
+}
+
+export function renderMarkdown(result) {
+  const head = COLUMNS.map(([h]) => h);
+  const out = [
+    '<!-- Generated by `pnpm bench` (bench/run.mjs); do not edit by hand. -->',
+    `Broadcast of a ~100-byte JSON event to N open streams at M events/s, every server in its own process on one machine, load from separate client processes. ${describe(result)}`,
+    '',
+    'Columns: delivered events/s across all clients; delivered/expected (events sent x streams); events sent by the end of the window / scheduled; server CPU seconds (user+system) per million deliveries, and as a multiple of the raw server behind the same framework; latency from each event\'s *scheduled* send time to its parsing in the client; server RSS; the busiest client process\'s event-loop utilization (near 1.0 means the client, not the server, was the limit).',
+    '',
+    `Command: \`${result.command}\``,
+  ];
+  for (const cell of result.options.cells) {
+    const [n, m] = cell.split('x');
+    out.push('', `#### N = ${n} streams, M = ${m} events/s`, '', mdTable(head, rows(result, cell)));
+  }
+  if (Object.keys(result.memory ?? {}).length) out.push('', '#### Idle streams', '', mdTable(MEMORY_HEAD, memoryRows(result)));
+  if (result.targets.length) out.push('', '#### Targets', '', ...targetLines(result, '- '));
+  return out.join('\n') + '\n';
+}
+
+const PALETTE = {
+  'raw-http': '#6b7280', 'raw-express': '#9ca3af', 'raw-fastify': '#a8a29e', 'raw-koa': '#d1d5db',
+  'core-http': '#2563eb', express: '#059669', fastify: '#7c3aed', koa: '#d97706', 'better-sse': '#dc2626',
+};
+
+const xml = (s) => String(s).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
+
+/** One grouped bar panel: a group per cell, a bar per server. */
+function panel({ x, y, width, height, title, cells, servers, value, log, unit, format }) {
+  const parts = [];
+  const left = 56;
+  const plotW = width - left - 10;
+  const plotH = height - 60;
+  const top = y + 26;
+  const values = cells.flatMap((c) => servers.map((s) => value(c, s))).filter((v) => Number.isFinite(v) && v > 0);
+  const maxV = values.length ? Math.max(...values) : 1;
+  const minV = log ? Math.max(Math.min(...values, maxV) / 2, 0.05) : 0;
+  const lo = log ? Math.floor(Math.log10(minV)) : 0;
+  const hi = log ? Math.ceil(Math.log10(maxV * 1.05)) : 0;
+  const scale = (v) => {
+    if (!Number.isFinite(v) || v <= 0) return 0;
+    if (log) return Math.max(0, ((Math.log10(v) - lo) / (hi - lo || 1)) * plotH);
+    return (v / (maxV * 1.08)) * plotH;
+  };
+  parts.push(`<text x="${x + left}" y="${y + 16}" font-size="14" font-weight="600">${xml(title)}</text>`);
+  const ticks = log ? Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * maxV * 1.08);
+  for (const t of ticks) {
+    const ty = top + plotH - scale(t || 0);
+    parts.push(`<line x1="${x + left}" x2="${x + left + plotW}" y1="${ty.toFixed(1)}" y2="${ty.toFixed(1)}" stroke="#e5e7eb"/>`);
+    parts.push(`<text x="${x + left - 6}" y="${(ty + 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#374151">${xml(format(t))}</text>`);
+  }
+  parts.push(`<text x="${x + 12}" y="${top + plotH / 2}" font-size="10" fill="#374151" transform="rotate(-90 ${x + 12} ${top + plotH / 2})" text-anchor="middle">${xml(unit)}</text>`);
+  const groupW = plotW / cells.length;
+  const barW = Math.max(2, Math.min(18, (groupW - 12) / servers.length));
+  cells.forEach((cell, ci) => {
+    const gx = x + left + ci * groupW + (groupW - barW * servers.length) / 2;
+    servers.forEach((s, si) => {
+      const v = value(cell, s);
+      const h = scale(v);
+      const bx = gx + si * barW;
+      if (Number.isFinite(v)) {
+        parts.push(`<rect x="${bx.toFixed(1)}" y="${(top + plotH - h).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[s] ?? '#000'}"><title>${xml(`${s} ${cell}: ${format(v)} ${unit}`)}</title></rect>`);
+      } else {
+        parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${top + plotH - 2}" font-size="9" text-anchor="middle" fill="#dc2626">x</text>`);
+      }
+    });
+    parts.push(`<text x="${(x + left + ci * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 16}" font-size="11" text-anchor="middle">${xml(cell)}</text>`);
+  });
+  parts.push(`<line x1="${x + left}" x2="${x + left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#111827"/>`);
+  return parts.join('\n');
+}
+
+export function renderSvg(result) {
+  const cells = result.options.cells;
+  const servers = result.options.servers;
+  const width = Math.max(720, 110 + cells.length * (servers.length * 14 + 24));
+  const panelH = 260;
+  const legendH = 24 + Math.ceil(servers.length / 4) * 18;
+  const height = 40 + panelH * 2 + legendH;
+  const v = (key) => (cell, s) => med(result, cell, s)?.[key];
+  const body = [
+    `<rect width="100%" height="100%" fill="#ffffff"/>`,
+    `<text x="16" y="24" font-size="16" font-weight="700">ssekit broadcast benchmark (N streams x M events/s; median of ${result.options.runs} run(s), ${result.options.duration} s each)</text>`,
+    panel({ x: 0, y: 36, width, height: panelH, title: 'Delivered events per second (higher is better)', cells, servers, value: v('deliveredPerSec'), log: false, unit: 'events/s', format: (t) => (t >= 1e6 ? `${(t / 1e6).toFixed(1)}M` : `${(t / 1e3).toFixed(0)}k`) }),
+    panel({ x: 0, y: 36 + panelH, width, height: panelH, title: 'p99 latency from scheduled send time (lower is better, log scale)', cells, servers, value: v('p99'), log: true, unit: 'ms', format: (t) => (t >= 1 ? String(Math.round(t)) : String(t)) }),
+  ];
+  servers.forEach((s, i) => {
+    const lx = 16 + (i % 4) * Math.floor((width - 32) / 4);
+    const ly = 36 + panelH * 2 + 14 + Math.floor(i / 4) * 18;
+    body.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[s] ?? '#000'}"/><text x="${lx + 18}" y="${ly}" font-size="12">${xml(result.labels?.[s] ?? s)}</text>`);
+  });
+  return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">\n${body.join('\n')}\n</svg>\n`;
+}
