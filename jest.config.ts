@@ -9,7 +9,7 @@ const esmOnly = ['cookie'];
 
 const config: Config = {
   testEnvironment: 'node',
-  roots: ['<rootDir>/packages', '<rootDir>/test'],
+  roots: ['<rootDir>/packages', '<rootDir>/test', '<rootDir>/examples'],
   testMatch: ['**/test/**/*.test.ts'],
   moduleNameMapper: {
     // Sources import each other with the `.js` extension NodeNext requires; Jest resolves the `.ts`.

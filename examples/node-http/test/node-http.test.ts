@@ -1,0 +1,40 @@
+import { assertBuilt, recordStream, runExample, type RunningExample } from '../../support/run-example';
+
+describe('examples/node-http', () => {
+  let example: RunningExample;
+
+  beforeAll(async () => {
+    assertBuilt(['core']);
+    example = await runExample('node-http/server.mjs');
+  });
+
+  afterAll(async () => {
+    await example?.stop('SIGKILL');
+  });
+
+  it('streams the clock and replays what a reconnecting client missed', async () => {
+    const first = await recordStream(`${example.url}/events`);
+    expect(first.response.statusCode).toBe(200);
+    expect(first.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const tick = await first.waitFor((e) => e.event === 'time', 5000);
+    expect(tick.id).toEqual(expect.any(String));
+    expect(JSON.parse(tick.data)).toEqual({ now: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
+    first.close();
+
+    // Resume after that event: whether replayed or live, the next one is the very next id
+    // (MemoryReplayer ids are `<prefix>-<sequence>`).
+    const resumed = await recordStream(`${example.url}/events`, { 'Last-Event-ID': tick.id! });
+    const next = await resumed.waitFor((e) => e.event === 'time', 5000);
+    const [prefix, seq] = tick.id!.split('-');
+    expect(next.id).toBe(`${prefix}-${Number(seq) + 1}`);
+    resumed.close();
+  });
+
+  it('answers 404 outside /events and exits cleanly on SIGTERM', async () => {
+    const res = await fetch(`${example.url}/`);
+    expect(res.status).toBe(404);
+    const open = await recordStream(`${example.url}/events`);
+    expect(await example.stop('SIGTERM')).toBe(0);
+    open.close();
+  });
+});
