@@ -157,7 +157,10 @@ export function resolveConnectionOptions(options: ConnectionOptions = {}): Resol
 export function readLastEventId(req: NodeRequest): string | undefined {
   const header = req.headers['last-event-id'];
   const raw = Array.isArray(header) ? header[0] : header;
-  if (raw !== undefined) {
+  // An empty id is no id: a client whose last event id is empty sends none ("If the last event
+  // ID string is not the empty string, set `Last-Event-ID`"), and treating '' as an id to resume
+  // after would report a gap on a first connection.
+  if (raw !== undefined && raw !== '') {
     const bytes = Buffer.from(raw, 'latin1');
     const utf8 = bytes.toString('utf8');
     // Keep the latin1 reading only when the bytes were not valid UTF-8 to begin with.
@@ -168,7 +171,7 @@ export function readLastEventId(req: NodeRequest): string | undefined {
   const q = url.indexOf('?');
   if (q === -1) return undefined;
   const value = new URLSearchParams(url.slice(q + 1)).get('lastEventId');
-  return value ?? undefined;
+  return value || undefined;
 }
 
 /** Writes queued while the connection is held for the replay handoff. */

@@ -56,3 +56,4 @@ export {
   type OpenContext,
   type Authorize,
 } from './handler.js';
+export { closeServerAndStreams, type ClosableServer, type ClosableStreams } from './shutdown.js';

@@ -1,0 +1,368 @@
+import * as net from 'node:net';
+import type { IncomingMessage, ServerResponse } from 'node:http';
+import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { EventSource } from 'eventsource';
+import {
+  SseClosedError,
+  SseConnection,
+  SseFormatError,
+  SseOptionsError,
+  createConnection,
+  heartbeatStats,
+  type CloseReason,
+  type ConnectionOptions,
+  type PipeItem,
+} from '@ssekit/core';
+import {
+  Inbox,
+  closeAll,
+  connect,
+  connectH2,
+  deferred,
+  startH2Server,
+  startServer,
+  track,
+  waitFor,
+  withTimeout,
+  type SseRecorder,
+  type TestServer,
+} from './helpers';
+
+afterEach(closeAll);
+
+type AnyReq = IncomingMessage | Http2ServerRequest;
+type AnyRes = ServerResponse | Http2ServerResponse;
+
+interface Transport {
+  name: string;
+  http2: boolean;
+  /** Starts a server whose every request becomes a connection, pushed to `conns`. */
+  serve(options?: ConnectionOptions, prepare?: (req: AnyReq, res: AnyRes) => void): Promise<{ server: TestServer; conns: Inbox<SseConnection> }>;
+  open(server: TestServer, path?: string): Promise<SseRecorder>;
+}
+
+function handlerFor(conns: Inbox<SseConnection>, options?: ConnectionOptions, prepare?: (req: AnyReq, res: AnyRes) => void) {
+  return (req: AnyReq, res: AnyRes): void => {
+    prepare?.(req, res);
+    conns.push(createConnection(req, res, options));
+  };
+}
+
+const transports: Transport[] = [
+  {
+    name: 'HTTP/1.1',
+    http2: false,
+    async serve(options, prepare) {
+      const conns = new Inbox<SseConnection>();
+      const server = await startServer(handlerFor(conns, options, prepare));
+      track(() => conns.items.forEach((c) => c.close()));
+      return { server, conns };
+    },
+    open: (server, path = '/') => connect(server.url + path),
+  },
+  {
+    name: 'HTTP/2 (h2c, compatibility API)',
+    http2: true,
+    async serve(options, prepare) {
+      const conns = new Inbox<SseConnection>();
+      const server = await startH2Server(handlerFor(conns, options, prepare));
+      track(() => conns.items.forEach((c) => c.close()));
+      return { server, conns };
+    },
+    open: (server, path = '/') => connectH2(server.url, path),
+  },
+];
+
+describe.each(transports)('$name', (transport) => {
+  it('sends the event-stream headers before the first event', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    expect(client.status).toBe(200);
+    expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(client.headers['cache-control']).toBe('no-cache, no-transform');
+    expect(client.headers['x-accel-buffering']).toBe('no');
+    expect(client.headers['connection']).toBe(transport.http2 ? undefined : 'keep-alive');
+    // The headers arrived although nothing was sent yet.
+    expect(client.text).toBe('');
+    expect(conn.closed).toBe(false);
+    expect(conn.closeReason).toBeUndefined();
+  });
+
+  it('send, sendComment and setRetry reach the client in order', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    await conn.send({ id: '1', event: 'greeting', data: 'hello\nworld' });
+    await conn.sendComment('note');
+    await conn.setRetry(1234);
+    await conn.send({ data: { n: 2 } });
+    expect(await client.nextEvent()).toEqual({ id: '1', event: 'greeting', data: 'hello\nworld' });
+    expect(await client.nextComment()).toBe('note');
+    expect(await client.nextRetry()).toBe(1234);
+    expect(await client.nextEvent()).toEqual({ id: undefined, event: undefined, data: '{"n":2}' });
+    await expect(conn.send({ id: 'a\nb' })).rejects.toBeInstanceOf(SseFormatError);
+    await expect(conn.sendComment('\uD800')).rejects.toBeInstanceOf(SseFormatError);
+    expect(conn.closed).toBe(false);
+  });
+
+  it('sends retryMs at connect', async () => {
+    const { server } = await transport.serve({ heartbeatMs: 0, retryMs: 2500 });
+    const client = await transport.open(server);
+    expect(await client.nextRetry()).toBe(2500);
+    expect(client.text).toBe('retry: 2500\n\n');
+  });
+
+  it('heartbeats at the configured period on one shared timer', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 40 });
+    const started = Date.now();
+    const a = await transport.open(server);
+    const b = await transport.open(server);
+    const connA = await conns.next();
+    const connB = await conns.next();
+    expect(heartbeatStats()).toEqual({ timers: 1, members: 2 });
+    expect(await a.nextComment(1000)).toBe('');
+    const first = Date.now() - started;
+    expect(await a.nextComment(1000)).toBe('');
+    const second = Date.now() - started;
+    expect(await b.nextComment(1000)).toBe('');
+    expect(first).toBeGreaterThanOrEqual(30);
+    expect(second - first).toBeGreaterThanOrEqual(25);
+    expect(a.text).toMatch(/^(:\n)+$/);
+    connA.close();
+    expect(heartbeatStats()).toEqual({ timers: 1, members: 1 });
+    b.destroy();
+    await withTimeout(connB.closedPromise(), 1000, 'close of b');
+    expect(heartbeatStats()).toEqual({ timers: 0, members: 0 });
+  });
+
+  it('close() is idempotent, ends the stream and reports `server` once', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 50 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    const listener = jest.fn();
+    conn.onClose(listener);
+    const signal = conn.signal;
+    conn.close({ retryMs: 777 });
+    conn.close();
+    conn.close({ retryMs: 1 });
+    expect(conn.closed).toBe(true);
+    expect(conn.closeReason).toBe('server');
+    expect(signal.aborted).toBe(true);
+    expect(signal.reason).toBeInstanceOf(SseClosedError);
+    expect(listener).toHaveBeenCalledTimes(1);
+    expect(listener).toHaveBeenCalledWith('server', conn);
+    await withTimeout(client.ended, 1000, 'end of stream');
+    expect(client.text).toBe('retry: 777\n\n');
+    await expect(conn.send({ data: 'late' })).rejects.toEqual(expect.objectContaining({ code: 'closed', reason: 'server' }));
+    await expect(conn.sendComment()).rejects.toBeInstanceOf(SseClosedError);
+    expect(await conn.closedPromise()).toBe('server');
+    const late = jest.fn();
+    conn.onClose(late);
+    expect(late).toHaveBeenCalledWith('server', conn);
+    expect(heartbeatStats()).toEqual({ timers: 0, members: 0 });
+  });
+
+  it('a client that leaves closes the connection as `client` within 100 ms', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 60_000 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    const listener = jest.fn();
+    conn.onClose(listener);
+    const removed = jest.fn();
+    conn.onClose(removed);
+    conn.offClose(removed);
+    const aborted = deferred<unknown>();
+    conn.signal.addEventListener('abort', () => aborted.resolve(conn.signal.reason));
+    client.destroy();
+    expect(await withTimeout(conn.closedPromise(), 100, 'close after disconnect')).toBe('client');
+    expect(await withTimeout(aborted.promise, 100, 'abort')).toBeInstanceOf(SseClosedError);
+    expect(listener).toHaveBeenCalledTimes(1);
+    expect(listener).toHaveBeenCalledWith('client', conn);
+    expect(removed).not.toHaveBeenCalled();
+    await expect(conn.send({ data: 'x' })).rejects.toEqual(expect.objectContaining({ reason: 'client' }));
+    expect(conn.bufferedBytes).toBe(0);
+    expect(heartbeatStats()).toEqual({ timers: 0, members: 0 });
+  });
+
+  it('calls flush() after writes when the response has one', async () => {
+    const flushes = { count: 0 };
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 }, (_req, res) => {
+      (res as unknown as { flush: () => void }).flush = () => flushes.count++;
+    });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    const afterOpen = flushes.count;
+    expect(afterOpen).toBeGreaterThanOrEqual(1);
+    await conn.send({ data: 'x' });
+    expect(flushes.count).toBeGreaterThan(afterOpen);
+    const beforeComment = flushes.count;
+    await conn.sendComment('c');
+    expect(flushes.count).toBeGreaterThan(beforeComment);
+    expect(await client.nextEvent()).toEqual(expect.objectContaining({ data: 'x' }));
+  });
+
+  it('pipe() sends an async generator with backpressure', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0, maxBufferedBytes: 8 * 1024 * 1024 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    const chunk = 'x'.repeat(32 * 1024);
+    const items = 100;
+    const bufferedAtPull: number[] = [];
+    let finished = false;
+    async function* source(): AsyncGenerator<PipeItem> {
+      try {
+        for (let i = 0; i < items; i++) {
+          bufferedAtPull.push(conn.bufferedBytes);
+          yield i % 2 === 0 ? `${i}:${chunk}` : { id: String(i), data: `${i}:${chunk}` };
+        }
+      } finally {
+        finished = true;
+      }
+    }
+    await conn.pipe(source());
+    expect(finished).toBe(true);
+    for (let i = 0; i < items; i++) {
+      const event = await client.nextEvent(5000);
+      expect(event.data).toBe(`${i}:${chunk}`);
+    }
+    // Each item was pulled only once the transport had room: the buffer never held more
+    // than the high-water mark plus one item.
+    expect(Math.max(...bufferedAtPull)).toBeLessThanOrEqual(64 * 1024 + chunk.length + 64);
+    expect(conn.closed).toBe(false);
+  });
+
+  it('pipe() stops the generator (finally runs) when the client leaves while it waits', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    const gate = deferred();
+    const finallyRan = deferred();
+    let produced = 0;
+    async function* source(): AsyncGenerator<string> {
+      try {
+        yield 'first';
+        produced++;
+        await gate.promise; // waiting for a value that comes after the client left
+        yield 'never sent';
+        produced++;
+      } finally {
+        finallyRan.resolve();
+      }
+    }
+    const piping = conn.pipe(source());
+    expect((await client.nextEvent()).data).toBe('first');
+    client.destroy();
+    await withTimeout(piping, 200, 'pipe to return after disconnect');
+    expect(conn.closeReason).toBe('client');
+    gate.resolve();
+    await withTimeout(finallyRan.promise, 200, 'the generator finally block');
+    expect(produced).toBe(1);
+  });
+
+  it('pipe() source waiting on connection.signal is released at once', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    const finallyRan = deferred();
+    async function* source(signal: AbortSignal): AsyncGenerator<string> {
+      try {
+        yield 'only';
+        // A source that waits for work, and stops waiting when the client goes.
+        await new Promise((resolve) => signal.addEventListener('abort', resolve, { once: true }));
+        yield 'after abort';
+      } finally {
+        finallyRan.resolve();
+      }
+    }
+    const piping = conn.pipe(source(conn.signal));
+    expect((await client.nextEvent()).data).toBe('only');
+    client.destroy();
+    await withTimeout(Promise.all([piping, finallyRan.promise]), 200, 'pipe and finally');
+  });
+
+  it('pipe() of a sync iterable resolves when it ends', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    await conn.pipe(['a', { event: 'b', data: 'B' }]);
+    expect(await client.nextEvent()).toEqual(expect.objectContaining({ data: 'a' }));
+    expect(await client.nextEvent()).toEqual(expect.objectContaining({ event: 'b', data: 'B' }));
+  });
+});
+
+describe('Last-Event-ID', () => {
+  async function lastIdFromRaw(headerBytes: Buffer, path = '/'): Promise<string | undefined> {
+    const conns = new Inbox<SseConnection>();
+    const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 0 })));
+    const socket = net.connect(server.port, '127.0.0.1');
+    track(() => socket.destroy());
+    socket.write(Buffer.concat([Buffer.from(`GET ${path} HTTP/1.1\r\nHost: localhost\r\n`), headerBytes, Buffer.from('\r\n')]));
+    const conn = await conns.next();
+    conn.close();
+    return conn.lastEventId;
+  }
+
+  it('decodes raw UTF-8 header bytes (which Node reads as latin1) back to UTF-8', async () => {
+    const id = 'é-中-🎉-42';
+    expect(await lastIdFromRaw(Buffer.concat([Buffer.from('Last-Event-ID: '), Buffer.from(id, 'utf8'), Buffer.from('\r\n')]))).toBe(id);
+  });
+
+  it('keeps a latin1 reading when the bytes are not UTF-8', async () => {
+    expect(await lastIdFromRaw(Buffer.from('Last-Event-ID: caf\xe9\r\n', 'latin1'))).toBe('café');
+  });
+
+  it('reads the lastEventId query parameter when the header is absent', async () => {
+    expect(await lastIdFromRaw(Buffer.alloc(0), `/?x=1&lastEventId=${encodeURIComponent('é-7')}`)).toBe('é-7');
+    expect(await lastIdFromRaw(Buffer.alloc(0), '/')).toBeUndefined();
+  });
+
+  it('an empty id means no id', async () => {
+    expect(await lastIdFromRaw(Buffer.alloc(0), '/?lastEventId=')).toBeUndefined();
+    expect(await lastIdFromRaw(Buffer.from('Last-Event-ID: \r\n'))).toBeUndefined();
+  });
+
+  it('an EventSource sends back the last id it saw when it reconnects', async () => {
+    const conns = new Inbox<SseConnection>();
+    const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 0, retryMs: 10 })));
+    const source = new EventSource(server.url);
+    track(() => source.close());
+    const got = deferred();
+    source.onmessage = () => got.resolve();
+    const first = await conns.next();
+    await first.send({ id: 'ü-1', data: 'x' });
+    await withTimeout(got.promise, 1000, 'message');
+    first.close();
+    const second = await conns.next(3000);
+    expect(second.lastEventId).toBe('ü-1');
+  });
+});
+
+describe('createConnection', () => {
+  it('rejects invalid options before writing anything', async () => {
+    const server = await startServer((req, res) => {
+      for (const options of [{ heartbeatMs: -1 }, { retryMs: 1.5 }, { maxBufferedBytes: 0 }, { heartbeatMs: NaN }]) {
+        expect(() => createConnection(req, res, options)).toThrow(SseOptionsError);
+      }
+      expect(res.headersSent).toBe(false);
+      res.end('checked');
+    });
+    const client = await connect(server.url);
+    expect(client.status).toBe(200);
+    await client.ended;
+    expect(client.text).toBe('checked');
+  });
+
+  it('a request whose client is already gone gives a closed connection', async () => {
+    const reasons = new Inbox<CloseReason | undefined>();
+    const server = await startServer((req, res) => {
+      req.socket.destroy();
+      const conn = createConnection(req, res, { heartbeatMs: 10 });
+      reasons.push(conn.closeReason);
+      expect(conn.signal.aborted).toBe(true);
+    });
+    await expect(connect(server.url)).rejects.toThrow();
+    expect(await reasons.next()).toBe('client');
+    expect(heartbeatStats()).toEqual({ timers: 0, members: 0 });
+  });
+});
