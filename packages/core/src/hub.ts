@@ -136,9 +136,31 @@ export class Hub implements Broadcaster {
     const targets = topic === undefined ? this.connections.keys() : (this.topics.get(topic) ?? EMPTY).values();
     let delivered = 0;
     for (const connection of targets) {
-      if (connection.writeEncoded(bytes, id)) delivered++;
+      if (this.write(connection, bytes, id)) delivered++;
     }
     return delivered;
+  }
+
+  /**
+   * Writes to one connection. A write that throws must not keep the event from the connections
+   * after it in the loop; the failing connection is dropped (and closed, so its client
+   * reconnects instead of waiting on a stream nobody writes to). `false` means the connection
+   * closed (for example as `slow`): its close listener has already unregistered it.
+   */
+  private write(connection: Connection, bytes: Uint8Array, id: string | undefined): boolean {
+    try {
+      if (connection.writeEncoded(bytes, id)) return true;
+    } catch {
+      this.unregister(connection);
+      try {
+        connection.close();
+      } catch {
+        // Already broken; it is out of the hub, which is what matters here.
+      }
+      return false;
+    }
+    this.unregister(connection);
+    return false;
   }
 
   private deliver(event: SseEvent, topic: string | undefined, targets: Iterable<Connection>): SseEvent {
@@ -156,7 +178,7 @@ export class Hub implements Broadcaster {
       idLine = formatIdLine(delivered.id);
     }
     const bytes = Buffer.from(idLine + body, 'utf8');
-    for (const connection of targets) connection.writeEncoded(bytes, delivered.id);
+    for (const connection of targets) this.write(connection, bytes, delivered.id);
     return delivered;
   }
 
