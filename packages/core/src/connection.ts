@@ -81,6 +81,13 @@ export interface Connection {
   release(skipIds?: ReadonlySet<string>): void;
   /** Records that replay found a gap. */
   markReplayGap(): void;
+  /**
+   * Resolves once the transport has taken the bytes written so far below its high-water mark
+   * (at once when it already has); rejects with {@link SseClosedError} once closed. Lets code
+   * that writes with {@link Connection.writeEncoded}, such as replay, respect backpressure.
+   * Optional, so that custom connections written before it keep working.
+   */
+  drained?(): Promise<void>;
 }
 
 /** Options of {@link createConnection}. */
@@ -208,6 +215,8 @@ export class SseConnection implements Connection, HeartbeatMember {
   private gap = false;
   private wrote = false;
   private isCorked = false;
+  /** The last write returned false and no `drain` came since. */
+  private needDrain = false;
   private held: Held | undefined;
   private listeners: CloseListener[] | undefined;
   private abort: AbortController | undefined;
@@ -256,6 +265,11 @@ export class SseConnection implements Connection, HeartbeatMember {
 
   markReplayGap(): void {
     this.gap = true;
+  }
+
+  drained(): Promise<void> {
+    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
+    return this.afterWrite(!this.needDrain);
   }
 
   send(event: SseEvent): Promise<void> {
@@ -428,6 +442,7 @@ export class SseConnection implements Connection, HeartbeatMember {
     }
     this.wrote = true;
     const ok = this.sink.write(bytes);
+    if (!ok) this.needDrain = true;
     if (!this.isCorked) this.sink.flush();
     return ok;
   }
@@ -449,6 +464,7 @@ export class SseConnection implements Connection, HeartbeatMember {
   }
 
   private readonly onDrain = (): void => {
+    this.needDrain = false;
     const wait = this.drainWait;
     this.drainWait = undefined;
     wait?.resolve();
@@ -505,7 +521,10 @@ function isDisconnectError(error: Error): boolean {
  */
 export function isClientDisconnected(target: NodeRequest | unknown): boolean {
   if (target instanceof SseClosedError) return target.reason === 'client';
-  if (target instanceof Error) return isDisconnectError(target);
+  // Errors from another realm (a vm context, a test sandbox) fail `instanceof Error`.
+  if (target instanceof Error || Object.prototype.toString.call(target) === '[object Error]') {
+    return isDisconnectError(target as Error);
+  }
   if (target && typeof target === 'object' && 'headers' in target && 'socket' in target) {
     const req = target as NodeRequest;
     if ('stream' in req && req.stream) return req.stream.destroyed || req.stream.closed;
