@@ -1,1 +1,10 @@
-export {};
+/**
+ * `@ssekit/redis`: many app instances, one ordered and replayable event stream, over a Redis
+ * Stream.
+ * @packageDocumentation
+ */
+export { RedisBroadcaster, type RedisBroadcasterOptions } from './broadcaster.js';
+export { RedisReplayer, type RedisReplayerOptions } from './replayer.js';
+export { RedisUnavailableError } from './errors.js';
+export type { RedisStreamOptions } from './options.js';
+export { STREAM_ID_PATTERN } from './stream-id.js';
