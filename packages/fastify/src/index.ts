@@ -1,1 +1,97 @@
-export {};
+/**
+ * `@ssekit/fastify`: Server-Sent Events for Fastify.
+ *
+ * A plugin over the shared `@ssekit/core` handler: it decorates `app.sseHub` and
+ * `reply.sse()`. A stream takes the reply over with `reply.hijack()` once it is open, so
+ * Fastify sends nothing else on it. A refused stream rejects `reply.sse()` with an
+ * `SseHttpError` before anything is written, and Fastify's error handling answers with its
+ * `statusCode` and `headers`. Open streams are ended in a `preClose` hook: by `onClose` the
+ * server would already be waiting for them.
+ * @packageDocumentation
+ */
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import fp from 'fastify-plugin';
+import { createSseHandler, type Broadcaster, type Connection, type OpenOptions, type SseHandler, type SseOptions } from '@ssekit/core';
+
+/**
+ * Options of {@link fastifySse}: every option of `@ssekit/core`'s `SseOptions`, with
+ * `authorize` receiving the Fastify request.
+ */
+export type FastifySseOptions = SseOptions<FastifyRequest>;
+
+declare module 'fastify' {
+  interface FastifyInstance {
+    /** The hub of the `@ssekit/fastify` plugin: broadcast through it. */
+    sseHub: Broadcaster;
+  }
+  interface FastifyReply {
+    /**
+     * Opens an event stream for this request (added by `@ssekit/fastify`): validates topics,
+     * applies limits and `authorize`, writes the headers, registers the stream on the hub and
+     * replays what the client missed. Resolves with the connection once replay is written;
+     * the reply is then hijacked, so return nothing (or `reply`) from the handler.
+     *
+     * Rejects with an `SseHttpError` (400, 403, 429 or 503, with `Retry-After` when relevant)
+     * when the request is refused; nothing was written, so Fastify's error handling answers.
+     */
+    sse(options?: OpenOptions): Promise<Connection>;
+  }
+}
+
+function openOn(handler: SseHandler<FastifyRequest>, reply: FastifyReply, call: OpenOptions | undefined): Promise<Connection> {
+  const request = reply.request;
+  return handler.open(request.raw, reply.raw, call, { request, ip: request.ip }).then(
+    (connection) => {
+      reply.hijack();
+      return connection;
+    },
+    (error: unknown) => {
+      // Headers already out (a hub that failed to register the stream): the stream has been
+      // ended, and Fastify must not try to send an error response on top of it.
+      if (reply.raw.headersSent) reply.hijack();
+      throw error;
+    },
+  );
+}
+
+const plugin: FastifyPluginCallback<FastifySseOptions> = (fastify, options, done) => {
+  let handler: SseHandler<FastifyRequest>;
+  try {
+    handler = createSseHandler<FastifyRequest>(options);
+  } catch (error) {
+    done(error as Error);
+    return;
+  }
+  fastify.decorate('sseHub', handler.hub);
+  fastify.decorateReply('sse', function sse(this: FastifyReply, call?: OpenOptions): Promise<Connection> {
+    return openOn(handler, this, call);
+  });
+  // End the streams before Fastify closes the server, which waits for open connections.
+  fastify.addHook('preClose', (hookDone) => {
+    handler.close().then(() => hookDone(), hookDone);
+  });
+  done();
+};
+
+/**
+ * The Fastify plugin (wrapped with `fastify-plugin`, so its decorators are visible to the
+ * whole app). Options are validated first: an invalid one makes `register()` (or `ready()`)
+ * reject with an `SseOptionsError`.
+ *
+ * @example
+ * ```ts
+ * await app.register(fastifySse, { heartbeatMs: 15_000 });
+ * app.get('/events', async (request, reply) => {
+ *   const conn = await reply.sse({ topics: ['news'] });
+ *   await conn.send({ data: 'hello' });
+ * });
+ * app.sseHub.broadcastTo('news', { data: { headline: 'ssekit 0.1' } });
+ * ```
+ */
+export const fastifySse: FastifyPluginCallback<FastifySseOptions> = fp(plugin, {
+  fastify: '5.x',
+  name: '@ssekit/fastify',
+});
+
+export default fastifySse;
+export type { Broadcaster, Connection, OpenOptions } from '@ssekit/core';
