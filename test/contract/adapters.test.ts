@@ -1,0 +1,254 @@
+/**
+ * The adapter contract: every behaviour the design promises, run against Express, Fastify and
+ * Koa alike. Real servers on port 0, real clients, bounded waits.
+ */
+import { EventSource } from 'eventsource';
+import { MemoryReplayer, type Connection } from '@ssekit/core';
+import { adapters, type ContractOptions, type Route, type RunningApp, type StartOptions } from './adapters';
+import { connect, connectStalled, fetchPlain, waitFor, type SseClient } from './client';
+
+/**
+ * The route every test uses: topics from `?topic=`, `?hello` sends one event right after the
+ * stream opens (telling whether replay found a gap), `?fail` throws before `sse()`.
+ */
+const route: Route = async ({ sse, query }) => {
+  if (query.has('fail')) throw new Error('route failed before sse()');
+  const conn = await sse({ topics: query.getAll('topic') });
+  if (query.has('hello')) await conn.send({ event: 'hello', data: `gap=${conn.replayGap}` });
+};
+
+const cleanup: (() => unknown)[] = [];
+afterEach(async () => {
+  for (const step of cleanup.splice(0).reverse()) await step();
+});
+
+describe.each(adapters)('$name adapter', (adapter) => {
+  async function start(options: ContractOptions = {}, start?: StartOptions): Promise<RunningApp> {
+    const app = await adapter.start(options, route, start);
+    cleanup.push(() => app.close());
+    return app;
+  }
+
+  async function open(url: string, headers?: Record<string, string>): Promise<SseClient> {
+    const client = await connect(url, headers);
+    cleanup.push(() => client.close());
+    return client;
+  }
+
+  const count = async (app: RunningApp): Promise<number> => app.hub.connectionCount();
+
+  test('answers with the event-stream headers', async () => {
+    const app = await start();
+    const client = await open(app.url);
+    expect(client.status).toBe(200);
+    expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(client.headers['cache-control']).toBe('no-cache, no-transform');
+    expect(client.headers['x-accel-buffering']).toBe('no');
+    expect(client.headers['connection']).toBe('keep-alive');
+    expect(client.headers['content-length']).toBeUndefined();
+  });
+
+  test('delivers events in order to an EventSource client, with no framework warnings', async () => {
+    const app = await start();
+    const es = new EventSource(app.url);
+    cleanup.push(() => es.close());
+    const received: string[] = [];
+    es.onmessage = (message) => received.push(message.data);
+    await waitFor(async () => (await count(app)) === 1, 2000, 'the stream to register');
+    for (const data of ['one', 'two', 'three']) await app.hub.broadcast({ data });
+    await waitFor(() => received.length === 3, 2000, 'three messages');
+    expect(received).toEqual(['one', 'two', 'three']);
+    es.close();
+    await waitFor(async () => (await count(app)) === 0, 1000, 'the stream to unregister');
+    expect(app.logs).toEqual([]);
+  });
+
+  test('keeps topics apart', async () => {
+    const app = await start();
+    const a = await open(`${app.url}?topic=a`);
+    const b = await open(`${app.url}?topic=b`);
+    await waitFor(async () => (await app.hub.topicCount('a')) === 1 && (await app.hub.topicCount('b')) === 1);
+    await app.hub.broadcastTo('a', { data: 'for a' });
+    await app.hub.broadcastTo('b', { data: 'for b' });
+    await app.hub.broadcast({ data: 'for all' });
+    expect((await a.take(2)).map((e) => e.data)).toEqual(['for a', 'for all']);
+    expect((await b.take(2)).map((e) => e.data)).toEqual(['for b', 'for all']);
+  });
+
+  describe.each([
+    ['the Last-Event-ID header', (url: string, id: string) => open(url, { 'Last-Event-ID': id })],
+    ['the lastEventId query parameter', (url: string, id: string) => open(`${url}?lastEventId=${encodeURIComponent(id)}`)],
+  ])('replay after %s', (_how, reconnect) => {
+    test('sends exactly the missed events, then live ones', async () => {
+      const app = await start({ replayer: new MemoryReplayer(100) });
+      const ids: string[] = [];
+      for (let i = 1; i <= 5; i++) ids.push((await app.hub.broadcast({ data: `e${i}` }))!.id!);
+      const client = await reconnect(app.url, ids[1]!);
+      const replayed = await client.take(3);
+      expect(replayed.map((e) => [e.id, e.data])).toEqual([
+        [ids[2], 'e3'],
+        [ids[3], 'e4'],
+        [ids[4], 'e5'],
+      ]);
+      await app.hub.broadcast({ data: 'e6' });
+      await app.hub.broadcast({ data: 'e7' });
+      expect((await client.take(2)).map((e) => e.data)).toEqual(['e6', 'e7']);
+      expect(client.events).toHaveLength(5);
+    });
+  });
+
+  test('exposes an unknown id as a gap and sends the reset event', async () => {
+    const app = await start({ replayer: new MemoryReplayer(100), resetEvent: true });
+    await app.hub.broadcast({ data: 'before' });
+    const client = await open(`${app.url}?hello`, { 'Last-Event-ID': 'from-another-process-7' });
+    const [reset, hello] = await client.take(2);
+    expect(reset).toMatchObject({ event: 'ssekit-reset', data: 'gap' });
+    expect(hello).toMatchObject({ event: 'hello', data: 'gap=true' });
+    expect(app.connections[0]!.replayGap).toBe(true);
+  });
+
+  test('sends heartbeat comments at the configured period', async () => {
+    const app = await start({ heartbeatMs: 50 });
+    const client = await open(app.url);
+    await waitFor(() => client.comments.length >= 4, 2000, 'four heartbeats');
+    const at = client.comments.map((c) => c.at);
+    for (let i = 1; i < at.length; i++) {
+      expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(25);
+      expect(at[i]! - at[i - 1]!).toBeLessThan(250);
+    }
+    expect(client.comments.every((c) => c.text === '')).toBe(true);
+    expect(client.events).toEqual([]);
+  });
+
+  test('unregisters a client that disconnects within 100 ms', async () => {
+    const app = await start();
+    const client = await open(`${app.url}?topic=t`);
+    await waitFor(async () => (await count(app)) === 1);
+    client.close();
+    await waitFor(async () => (await count(app)) === 0 && (await app.hub.topicCount('t')) === 0, 100, 'unregistration');
+    expect(app.connections[0]!.closeReason).toBe('client');
+  });
+
+  test('treats a client that resets its connection as a normal close, not a logged error', async () => {
+    const app = await start();
+    const client = await connectStalled(app.url);
+    cleanup.push(() => client.close());
+    await waitFor(async () => (await count(app)) === 1);
+    client.reset();
+    await waitFor(async () => (await count(app)) === 0, 100, 'unregistration');
+    expect(app.connections[0]!.closeReason).toBe('client');
+    // Give a late error report the chance to arrive before looking.
+    await new Promise((resolve) => setImmediate(resolve));
+    expect(app.logs).toEqual([]);
+  });
+
+  test('ends every stream on server shutdown, promptly and with a retry hint', async () => {
+    const app = await start();
+    const clients = [await open(`${app.url}?topic=a`), await open(`${app.url}?topic=b`)];
+    await waitFor(async () => (await count(app)) === 2);
+    const began = Date.now();
+    await app.shutdown();
+    expect(Date.now() - began).toBeLessThan(1000);
+    for (const client of clients) {
+      await client.waitEnd(500);
+      expect(client.retries).toEqual([1000]);
+    }
+    expect(await count(app)).toBe(0);
+    expect(app.connections.map((c) => c.closeReason)).toEqual(['server', 'server']);
+    await expect(fetchPlain(app.url)).rejects.toThrow();
+  });
+
+  test('closes a slow client as slow while a fast one keeps receiving', async () => {
+    const app = await start({ maxBufferedBytes: 64 * 1024, heartbeatMs: 0 });
+    const fast = await open(app.url);
+    await waitFor(async () => (await count(app)) === 1);
+    const stalled = await connectStalled(app.url);
+    cleanup.push(() => stalled.close());
+    await waitFor(async () => (await count(app)) === 2);
+    const [fastConn, slowConn] = app.connections as [Connection, Connection];
+    const payload = 'x'.repeat(16 * 1024);
+    // The stalled client's kernel buffers absorb a few MB first; the loop bound is far above.
+    for (let i = 0; i < 4000 && !slowConn.closed; i++) {
+      await app.hub.broadcast({ event: 'tick', data: `${i} ${payload}` });
+      // Waiting for the fast client keeps its own buffer near one event: it is never slow.
+      expect((await fast.next()).data.startsWith(`${i} `)).toBe(true);
+    }
+    expect(slowConn.closeReason).toBe('slow');
+    await app.hub.broadcast({ data: 'after' });
+    expect((await fast.next()).data).toBe('after');
+    expect(fastConn.closed).toBe(false);
+    expect(await count(app)).toBe(1);
+  });
+
+  test('rejects bad options at registration', async () => {
+    await expect(adapter.register({ heartbeatMs: -1 })).rejects.toMatchObject({ code: 'options', option: 'heartbeatMs' });
+    await expect(adapter.register({ hub: { broadcast() {} } })).rejects.toMatchObject({ code: 'options', option: 'hub' });
+  });
+
+  test('answers 400 to an invalid topic, before the stream opens', async () => {
+    const app = await start();
+    for (const topic of ['', 'x'.repeat(257), 'a\u0001b']) {
+      const res = await fetchPlain(`${app.url}?topic=${encodeURIComponent(topic)}`);
+      expect(res.status).toBe(400);
+      expect(res.headers['content-type']).not.toMatch(/event-stream/);
+      expect(res.body).toMatch(/Invalid topic/);
+    }
+    expect(await count(app)).toBe(0);
+  });
+
+  test('answers 503 with Retry-After over maxConnections', async () => {
+    const app = await start({ maxConnections: 1 });
+    await open(app.url);
+    const res = await fetchPlain(app.url);
+    expect(res.status).toBe(503);
+    expect(res.headers['retry-after']).toBe('5');
+    expect(res.headers['content-type']).not.toMatch(/event-stream/);
+    expect(await count(app)).toBe(1);
+  });
+
+  test('answers 429 with Retry-After over maxConnectionsPerIp', async () => {
+    const app = await start({ maxConnectionsPerIp: 1, retryAfterSeconds: 7 });
+    await open(app.url);
+    const res = await fetchPlain(app.url);
+    expect(res.status).toBe(429);
+    expect(res.headers['retry-after']).toBe('7');
+    expect(res.headers['content-type']).not.toMatch(/event-stream/);
+    expect(await count(app)).toBe(1);
+  });
+
+  test('answers 403 when authorize refuses, and registers nothing', async () => {
+    const seen: (readonly string[])[] = [];
+    const app = await start({
+      authorize: (_request, topics) => {
+        seen.push(topics);
+        return Promise.resolve(false);
+      },
+    });
+    const res = await fetchPlain(`${app.url}?topic=secret`);
+    expect(res.status).toBe(403);
+    expect(res.body).toMatch(/Forbidden/);
+    expect(res.headers['content-type']).not.toMatch(/event-stream/);
+    expect(seen).toEqual([['secret']]);
+    expect(await count(app)).toBe(0);
+    expect(app.connections).toEqual([]);
+  });
+
+  test('delivers events promptly behind the compression middleware (Accept-Encoding: gzip)', async () => {
+    const app = await start({}, { compress: true });
+    const client = await open(`${app.url}?hello`, { 'Accept-Encoding': 'gzip' });
+    expect(client.status).toBe(200);
+    expect((await client.next(500)).event).toBe('hello');
+    await app.hub.broadcast({ data: 'prompt' });
+    expect((await client.next(500)).data).toBe('prompt');
+    // Cache-Control: no-transform asks intermediaries, compression included, to pass it as is.
+    expect(client.headers['content-encoding']).toBeUndefined();
+  });
+
+  test('an error thrown before sse() gets the framework error response', async () => {
+    const app = await start();
+    const res = await fetchPlain(`${app.url}?fail`);
+    expect(res.status).toBe(500);
+    expect(res.headers['content-type']).not.toMatch(/event-stream/);
+    expect(await count(app)).toBe(0);
+  });
+});
