@@ -7,6 +7,8 @@ import type { SseEvent } from './event.js';
 import { formatEvent } from './format.js';
 import type { Replayer, ReplayResult } from './replayer.js';
 
+const ignore = (): void => {};
+
 /** The event sent on a replay gap when `resetEvent` is `true`. */
 export const RESET_EVENT: Readonly<SseEvent> = Object.freeze({ event: 'ssekit-reset', data: 'gap' });
 
@@ -61,7 +63,11 @@ export async function withReplay(connection: Connection, options: WithReplayOpti
         (event, encoded) => {
           sent.add(event.id);
           // Written ahead of the queue, which holds only what arrived after registration.
-          connection.writeEncoded(encoded ?? formatEvent(event), event.id, true);
+          if (!connection.writeEncoded(encoded ?? formatEvent(event), event.id, true)) return undefined;
+          // Wait for the socket to drain: a client resuming after a long absence may have missed
+          // more than `maxBufferedBytes`, and writing it all at once would close it as `slow`
+          // again, at every reconnect, so it would never catch up.
+          return connection.drained?.().catch(ignore);
         },
         { topics },
       );
