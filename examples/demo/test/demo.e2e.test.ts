@@ -1,0 +1,229 @@
+/**
+ * The demo in a real browser: `node examples/demo/server.mjs` on a free port, driven by the
+ * system Chromium through playwright-core. A plain HTTP client subscribed to every topic
+ * records what the server broadcast, and the page's event log is compared with it.
+ *
+ * Chromium is required, never downloaded: `apt-get install -y chromium` (or set
+ * CHROMIUM_PATH). Without it this suite fails; it does not skip.
+ */
+import { existsSync } from 'node:fs';
+import { mkdtempSync, rmSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join } from 'node:path';
+import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import { assertBuilt, recordStream, runExample, type RunningExample, type StreamRecorder } from '../../support/run-example';
+
+const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
+const CHROMIUM_ARGS = [
+  '--headless',
+  '--no-sandbox',
+  '--disable-gpu',
+  '--disable-quic',
+  '--no-first-run',
+  '--disable-background-networking',
+  '--disable-component-update',
+  '--disable-sync',
+];
+
+interface LoggedEvent {
+  id: string;
+  event: string;
+  topic: string;
+  n: number;
+  delivery: string;
+}
+
+type LogRow = ({ kind: 'event' } & LoggedEvent) | { kind: 'system'; text: string };
+
+/** The page's event log, oldest first: events and the page's own notes (lost, resumed, ...). */
+function logRows(page: Page): Promise<LogRow[]> {
+  return page.$$eval('#log tr', (rows) =>
+    rows
+      .map((row): LogRow => {
+        const d = (row as HTMLElement).dataset;
+        return row.classList.contains('event')
+          ? { kind: 'event', id: d.id ?? '', event: d.event ?? '', topic: d.topic ?? '', n: Number(d.n), delivery: d.delivery ?? '' }
+          : { kind: 'system', text: row.textContent ?? '' };
+      })
+      .reverse(),
+  );
+}
+
+async function loggedEvents(page: Page): Promise<LoggedEvent[]> {
+  return (await logRows(page)).filter((row): row is { kind: 'event' } & LoggedEvent => row.kind === 'event');
+}
+
+async function openPage(context: BrowserContext, url: string, errors: string[]): Promise<Page> {
+  const page = await context.newPage();
+  page.on('console', (message) => {
+    if (message.type() === 'error') errors.push(message.text());
+  });
+  page.on('pageerror', (error) => errors.push(error.message));
+  await page.goto(url);
+  await page.locator('#status[data-state="open"]').waitFor({ timeout: 10_000 });
+  await page.locator('#drop:not([disabled])').waitFor({ timeout: 5000 }); // `hello` arrived
+  return page;
+}
+
+async function postChat(baseUrl: string, text: string): Promise<{ n: number }> {
+  const response = await fetch(`${baseUrl}/chat`, {
+    method: 'POST',
+    headers: { 'content-type': 'application/json' },
+    body: JSON.stringify({ name: 'test', text }),
+  });
+  expect(response.status).toBe(201);
+  return (await response.json()) as { n: number };
+}
+
+async function connectionCount(baseUrl: string): Promise<number> {
+  const response = await fetch(`${baseUrl}/stats`);
+  return ((await response.json()) as { connections: number }).connections;
+}
+
+/** Polls `read` until it returns `expected`, for at most `timeoutMs`. */
+async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<void> {
+  const deadline = Date.now() + timeoutMs;
+  let last = await read();
+  while (last !== expected && Date.now() < deadline) {
+    await new Promise((r) => setTimeout(r, 50));
+    last = await read();
+  }
+  expect(last).toBe(expected);
+}
+
+describe('examples/demo in Chromium', () => {
+  let demo: RunningExample;
+  let context: BrowserContext;
+  let profile: string;
+  let reference: StreamRecorder;
+  const pageErrors: string[] = [];
+
+  beforeAll(async () => {
+    if (!existsSync(CHROMIUM)) {
+      throw new Error(
+        `Chromium not found at ${CHROMIUM}. This browser test needs it: apt-get update && apt-get install -y chromium ` +
+          '(or set CHROMIUM_PATH to a Chromium binary). The test never downloads a browser.',
+      );
+    }
+    assertBuilt(['core', 'express']);
+    demo = await runExample('demo/server.mjs');
+    profile = mkdtempSync(join(tmpdir(), 'ssekit-demo-e2e-'));
+    context = await chromium.launchPersistentContext(profile, {
+      executablePath: CHROMIUM,
+      args: CHROMIUM_ARGS,
+      timeout: 20_000,
+    });
+    context.setDefaultTimeout(5000);
+    // Everything the server broadcasts, in order, as the yardstick for the page.
+    reference = await recordStream(`${demo.url}/events?topics=ticker,chat`);
+  }, 40_000);
+
+  afterEach(async () => {
+    // Pages of a failed test must not keep streams open for the next ones.
+    await Promise.all(context?.pages().map((page) => page.close()) ?? []);
+  });
+
+  afterAll(async () => {
+    reference?.close();
+    await context?.close();
+    await demo?.stop('SIGKILL');
+    if (profile) rmSync(profile, { recursive: true, force: true });
+  });
+
+  /** The reference recording's broadcasts, once it has caught up with `lastId`. */
+  async function broadcastIds(lastId: string): Promise<string[]> {
+    await reference.waitFor((e) => e.id === lastId, 5000);
+    return reference.events.filter((e) => e.event === 'tick' || e.event === 'chat').map((e) => e.id!);
+  }
+
+  it('shows live ticks, and nothing from a topic the page did not subscribe to', async () => {
+    const page = await openPage(context, `${demo.url}/?topics=ticker`, pageErrors);
+    await page.locator('#log tr.event[data-event="tick"]').nth(2).waitFor({ timeout: 5000 });
+    await expect(page.locator('.quote').count()).resolves.toBe(4);
+
+    const message = await postChat(demo.url, 'only for chat subscribers');
+    await reference.waitFor((e) => e.event === 'chat', 5000);
+    // Events reach a stream in broadcast order: once a later tick is shown, the chat message
+    // would have been shown before it.
+    await page.locator(`#log tr.event[data-n="${message.n + 1}"]`).waitFor({ timeout: 5000 });
+    const events = await loggedEvents(page);
+    expect(events.filter((e) => e.topic !== 'ticker')).toEqual([]);
+    await expect(page.locator('#messages li').count()).resolves.toBe(0);
+  });
+
+  it('survives a dropped stream: replays what it missed, with no gap and no duplicate', async () => {
+    const page = await openPage(context, `${demo.url}/?topics=ticker,chat`, pageErrors);
+    await page.locator('#log tr.event[data-delivery="live"]').nth(1).waitFor({ timeout: 5000 });
+    const before = await loggedEvents(page);
+
+    await page.locator('#drop').click();
+    await page.locator('#status[data-state="reconnecting"]').waitFor({ timeout: 5000 });
+    // Broadcast while the page is away; the browser reconnects after the 1 s retry delay.
+    const missed = await postChat(demo.url, 'sent while you were away');
+    await page.locator('#log tr.event[data-delivery="replayed"]').first().waitFor({ timeout: 10_000 });
+    await page.locator('#status[data-state="open"]').waitFor({ timeout: 5000 });
+    await expect(page.locator('#messages li', { hasText: 'sent while you were away' }).count()).resolves.toBe(1);
+
+    // A few live events after the replay, then compare with what the server broadcast.
+    await page.locator('#log tr.event[data-delivery="live"]').nth(1 + 2).waitFor({ timeout: 5000 }); // newest first
+    const events = await loggedEvents(page);
+    const ids = events.map((e) => e.id);
+    expect(new Set(ids).size).toBe(ids.length);
+
+    const broadcast = await broadcastIds(ids[ids.length - 1]!);
+    const first = broadcast.indexOf(ids[0]!);
+    expect(first).toBeGreaterThanOrEqual(0);
+    expect(ids).toEqual(broadcast.slice(first, first + ids.length));
+
+    // After the stream was lost: first the replayed events (the chat sent meanwhile among
+    // them), then only live ones.
+    const rows = await logRows(page);
+    const lost = rows.findIndex((row) => row.kind === 'system' && row.text.includes('Stream lost'));
+    expect(lost).toBeGreaterThan(0);
+    const after = rows.slice(lost).filter((row): row is { kind: 'event' } & LoggedEvent => row.kind === 'event');
+    const replayed = after.filter((e) => e.delivery === 'replayed');
+    expect(replayed.length).toBeGreaterThanOrEqual(1);
+    expect(after.slice(0, replayed.length)).toEqual(replayed);
+    expect(after.slice(replayed.length).every((e) => e.delivery === 'live')).toBe(true);
+    expect(replayed.map((e) => e.n)).toContain(missed.n);
+    expect(before.every((e) => ids.includes(e.id))).toBe(true);
+    await expect(page.locator('#counts').textContent()).resolves.toContain('0 duplicates');
+  }, 30_000);
+
+  it('shows a gap notice and reloads state when the server cannot replay', async () => {
+    const page = await openPage(context, `${demo.url}/`, pageErrors);
+    await expect(page.locator('#gap-notice').isVisible()).resolves.toBe(false);
+    await page.locator('#gap').click();
+    await page.locator('#gap-notice').waitFor({ state: 'visible', timeout: 5000 });
+    await page.locator('#log tr.system.gap', { hasText: 'ssekit-reset' }).waitFor({ timeout: 5000 });
+    await page.locator('#status[data-state="open"]').waitFor({ timeout: 5000 });
+    // The snapshot brought back the chat history.
+    await page.locator('#messages li', { hasText: 'sent while you were away' }).waitFor({ timeout: 5000 });
+  });
+
+  it('sends a chat message from the form to every subscribed page', async () => {
+    const sender = await openPage(context, `${demo.url}/`, pageErrors);
+    const receiver = await openPage(context, `${demo.url}/?topics=chat`, pageErrors);
+    await sender.locator('#chat-name').fill('e2e');
+    await sender.locator('#chat-text').fill('hello from the form');
+    await sender.locator('#chat-form button').click();
+    for (const page of [sender, receiver]) {
+      await page.locator('#messages li', { hasText: 'hello from the form' }).waitFor({ timeout: 5000 });
+    }
+    await expect(sender.locator('#chat-text').inputValue()).resolves.toBe('');
+  });
+
+  it('unregisters every stream once the pages are closed', async () => {
+    reference.close();
+    await eventually(() => connectionCount(demo.url), 0);
+    expect(pageErrors).toEqual([]);
+  });
+
+  it('on SIGTERM, ends open streams and exits cleanly', async () => {
+    const open = await recordStream(`${demo.url}/events?topics=ticker`);
+    const ended = new Promise<void>((resolve) => open.response.once('close', () => resolve()));
+    await expect(demo.stop('SIGTERM')).resolves.toBe(0);
+    await ended;
+    expect(demo.output()).toContain('closing streams');
+  });
+});
