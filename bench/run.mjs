@@ -35,7 +35,7 @@ const QUICK = { servers: ['raw-http', 'core-http', 'better-sse', 'express', 'fas
 const HELP = `Usage: node bench/run.mjs [flags]
   --servers a,b,...   servers to run (default: all that are built)
                       ${Object.keys(SERVERS).join(', ')}
-  --cells NxM,...     connections x events/s (default: ${ALL_CELLS.join(',')})
+  --cells NxM,...     connections x events/s (default: ${ALL_CELLS.join(',')}); none: memory only
   --duration S        measured seconds per cell and run (default 10)
   --warmup S          unmeasured seconds before each measurement (default 1)
   --runs R            runs per cell; the median is reported (default 3)
@@ -44,6 +44,7 @@ const HELP = `Usage: node bench/run.mjs [flags]
   --quick             ${QUICK.servers.length} servers (those built), cells ${QUICK.cells.join(',')}, 1 run x ${QUICK.duration} s, memory ${QUICK.memory}
   --out NAME          result file name under bench/results/ (default: a timestamp)
   --no-latest         do not overwrite bench/results/latest.{json,md,svg}
+  --profile DIR       run servers under \`node --cpu-prof\`, writing .cpuprofile files to DIR
   --help`;
 
 function parseArgs(argv) {
@@ -57,7 +58,7 @@ function parseArgs(argv) {
     };
     switch (a) {
       case '--servers': opts.servers = value().split(',').filter(Boolean); break;
-      case '--cells': opts.cells = value().split(',').filter(Boolean); break;
+      case '--cells': opts.cells = value().split(',').filter((c) => c && c !== 'none'); break;
       case '--duration': opts.duration = Number(value()); break;
       case '--warmup': opts.warmup = Number(value()); break;
       case '--runs': opts.runs = Number(value()); break;
@@ -65,6 +66,7 @@ function parseArgs(argv) {
       case '--memory': opts.memory = Number(value()); break;
       case '--out': opts.out = value(); break;
       case '--no-latest': opts.latest = false; break;
+      case '--profile': opts.profile = value(); break;
       case '--quick': opts.quick = true; break;
       case '--help': case '-h': console.log(HELP); process.exit(0);
       default: throw new Error(`unknown flag ${a}\n${HELP}`);
@@ -104,7 +106,8 @@ function clientCount(n, opts) {
 
 /** Starts one server and K clients and opens N streams; returns the handles. */
 async function setUp(name, n, opts) {
-  const server = start(SERVER_FILE, [name], { nodeArgs: ['--expose-gc'], files: n + 256, label: `server ${name}` });
+  const nodeArgs = ['--expose-gc', ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', opts.profile, '--cpu-prof-name', `${name}-${n}-${Date.now()}.cpuprofile`] : [])];
+  const server = start(SERVER_FILE, [name], { nodeArgs, files: n + 256, label: `server ${name}` });
   const ready = await server.expect('ready', 20_000);
   const k = clientCount(n, opts);
   const clients = [];
@@ -153,7 +156,7 @@ async function measure(name, cell, opts) {
       last = total;
     }
     const stats = await server.ask({ cmd: 'stats' }, 'stats');
-    const reports = await Promise.all(clients.map((c) => c.ask({ cmd: 'report' }, 'report')));
+    const reports = await Promise.all(clients.map((c) => c.ask({ cmd: 'report', from: ran.from, to: ran.to }, 'report')));
     const hist = createHistogram();
     for (const r of reports) merge(hist, r.hist);
     const delivered = reports.reduce((s, r) => s + r.events, 0);
@@ -171,7 +174,8 @@ async function measure(name, cell, opts) {
       delivered,
       expected,
       deliveredRatio: expected ? delivered / expected : NaN,
-      deliveredPerSec: delivered / opts.duration,
+      // Throughput: benchmark events that reached a client inside the measured window.
+      deliveredPerSec: reports.reduce((s, r) => s + r.inWindow, 0) / ((ran.to - ran.from) / 1000),
       cpuSec: cpu,
       cpuUser: stats.cpuUser,
       cpuSystem: stats.cpuSystem,

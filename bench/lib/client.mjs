@@ -19,6 +19,9 @@ let events = 0;
 let bytes = 0;
 let closedEarly = 0;
 let measuring = false;
+/** Arrivals of every benchmark event (warm-up included) in 10 ms bins of the shared clock. */
+const BIN_MS = 10;
+let arrivals = new Map();
 let elu0 = performance.eventLoopUtilization();
 
 function onChunk(chunk) {
@@ -27,16 +30,24 @@ function onChunk(chunk) {
   const t = now();
   let start = 0;
   let end;
+  let arrived = 0;
   while ((end = s.indexOf('\n\n', start)) !== -1) {
     const k = s.indexOf('{"m":', start);
-    if (k !== -1 && k < end && s.charCodeAt(k + 5) === 49 /* 1 */) {
-      const q = s.indexOf('"sched":', k);
-      if (q !== -1 && q < end) {
-        events++;
-        record(hist, t - parseFloat(s.slice(q + 8, q + 28)));
+    if (k !== -1 && k < end) {
+      arrived++;
+      if (s.charCodeAt(k + 5) === 49 /* 1: measured */) {
+        const q = s.indexOf('"sched":', k);
+        if (q !== -1 && q < end) {
+          events++;
+          record(hist, t - parseFloat(s.slice(q + 8, q + 28)));
+        }
       }
     }
     start = end + 2;
+  }
+  if (arrived !== 0) {
+    const bin = Math.floor(t / BIN_MS);
+    arrivals.set(bin, (arrivals.get(bin) ?? 0) + arrived);
   }
   this.rest = start === s.length ? '' : s.slice(start);
 }
@@ -107,6 +118,7 @@ process.on('message', async (msg) => {
       events = 0;
       bytes = 0;
       closedEarly = 0;
+      arrivals = new Map();
       measuring = true;
       elu0 = performance.eventLoopUtilization();
       process.send({ type: 'reset' });
@@ -114,10 +126,14 @@ process.on('message', async (msg) => {
     case 'count':
       process.send({ type: 'count', events, open: streams.size });
       break;
-    case 'report':
+    case 'report': {
+      // Events that arrived inside the measured window [from, to), to the bin.
+      let inWindow = 0;
+      for (const [bin, n] of arrivals) if (bin * BIN_MS >= msg.from && bin * BIN_MS < msg.to) inWindow += n;
       process.send({
         type: 'report',
         events,
+        inWindow,
         bytes,
         open: streams.size,
         closedEarly,
@@ -125,6 +141,7 @@ process.on('message', async (msg) => {
         hist: toJSON(hist),
       });
       break;
+    }
     case 'close':
       measuring = false;
       closeAll();

@@ -61,7 +61,7 @@ function run({ rate, durationMs, warmupMs }) {
       }
       const t = now();
       if (i >= total || t >= tEnd + period) {
-        resolve({ scheduled: total - warmupCount, sent: Math.max(0, i - warmupCount), lag: toJSON(lag), connections: instance.count() });
+        resolve({ from: t0 + warmupMs, to: tEnd, scheduled: total - warmupCount, sent: Math.max(0, i - warmupCount), lag: toJSON(lag), connections: instance.count() });
         return;
       }
       const due = t0 + i * period;
