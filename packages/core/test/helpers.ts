@@ -7,8 +7,8 @@ import * as http from 'node:http';
 import * as http2 from 'node:http2';
 import type { AddressInfo } from 'node:net';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
-import type { CloseListener, CloseReason, Connection, PipeItem, SseEvent } from '@ssekit/core';
-import { SseClosedError } from '@ssekit/core';
+import type { CloseListener, CloseReason, Connection, OpenOptions, PipeItem, SseEvent, SseOptions } from '@ssekit/core';
+import { SseClosedError, SseHttpError, createSseHandler } from '@ssekit/core';
 
 /** Rejects with a readable message when `promise` does not settle within `ms`. */
 export function withTimeout<T>(promise: Promise<T>, ms: number, what = 'operation'): Promise<T> {
@@ -126,6 +126,35 @@ export async function startH2Server(
   };
   track(close);
   return { url: `http://127.0.0.1:${port}`, port, server, close };
+}
+
+/**
+ * A server whose every request is opened through one shared handler (as the adapters do).
+ * A refusal is answered with its status, headers and message, as a framework would.
+ */
+export async function handlerServer(
+  options: SseOptions,
+  perRequest: (url: URL, req: http.IncomingMessage) => OpenOptions = () => ({}),
+  ipOf?: (req: http.IncomingMessage) => string | undefined,
+) {
+  const handler = createSseHandler(options);
+  const opened = new Inbox<Connection>();
+  const refused = new Inbox<unknown>();
+  const server = await startServer((req, res) => {
+    const url = new URL(req.url ?? '/', 'http://localhost');
+    const context = ipOf ? { request: req, ip: ipOf(req) } : undefined;
+    handler.open(req, res, perRequest(url, req), context).then(
+      (conn) => opened.push(conn),
+      (error: unknown) => {
+        refused.push(error);
+        // Nothing may have been written before a refusal.
+        const status = res.headersSent ? 599 : error instanceof SseHttpError ? error.status : 500;
+        res.writeHead(status, error instanceof SseHttpError ? error.headers : {}).end(error instanceof Error ? error.message : String(error));
+      },
+    );
+  });
+  track(() => handler.close());
+  return { handler, opened, refused, server };
 }
 
 /** One SSE client connection, recording what it receives. */

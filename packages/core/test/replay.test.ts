@@ -1,13 +1,10 @@
-import type { IncomingMessage, ServerResponse } from 'node:http';
 import {
   Hub,
   MemoryReplayer,
   RESET_EVENT,
-  SseHttpError,
   SseOptionsError,
   createSseHandler,
   withReplay,
-  type Connection,
   type OpenOptions,
   type ReplayOptions,
   type ReplayResult,
@@ -15,10 +12,9 @@ import {
   type SseEvent,
   type SyncReplayer,
   type SseHandler,
-  type SseOptions,
   type StoredEvent,
 } from '@ssekit/core';
-import { FakeConnection, Inbox, closeAll, connect, parseWire, startServer, track, waitFor, type SseRecorder } from './helpers';
+import { FakeConnection, closeAll, connect, handlerServer, parseWire, waitFor, type SseRecorder } from './helpers';
 
 afterEach(closeAll);
 
@@ -136,24 +132,6 @@ describe('withReplay', () => {
     expect(hub.connectionCount()).toBe(1);
   });
 });
-
-/** A server whose every request is opened through a shared handler. */
-async function handlerServer(options: SseOptions, perRequest: (url: URL) => OpenOptions = () => ({})) {
-  const handler = createSseHandler(options);
-  const opened = new Inbox<Connection>();
-  const server = await startServer((req: IncomingMessage, res: ServerResponse) => {
-    const url = new URL(req.url ?? '/', 'http://localhost');
-    handler.open(req, res, perRequest(url)).then(
-      (conn) => opened.push(conn),
-      (error: unknown) => {
-        const status = error instanceof SseHttpError ? error.status : 500;
-        res.writeHead(status, error instanceof SseHttpError ? error.headers : {}).end(String(error));
-      },
-    );
-  });
-  track(() => handler.close());
-  return { handler, opened, server };
-}
 
 describe('replay through createSseHandler', () => {
   it('an unknown id sets replayGap and, with resetEvent, sends ssekit-reset', async () => {

@@ -1,0 +1,210 @@
+import {
+  Hub,
+  SseHttpError,
+  SseOptionsError,
+  createSseHandler,
+  type Connection,
+  type SseOptions,
+} from '@ssekit/core';
+import { closeAll, connect, deferred, handlerServer, request, withTimeout } from './helpers';
+
+afterEach(closeAll);
+
+describe('options', () => {
+  it.each<[string, SseOptions]>([
+    ['negative heartbeatMs', { heartbeatMs: -1 }],
+    ['fractional retryMs', { retryMs: 0.5 }],
+    ['zero maxBufferedBytes', { maxBufferedBytes: 0 }],
+    ['a hub that is not a Broadcaster', { hub: { broadcast() {} } as never }],
+    ['a replayer that is not one', { replayer: { store() {} } as never }],
+    ['a provider without createConnection', { provider: {} as never }],
+    ['authorize that is not a function', { authorize: true as never }],
+    ['maxConnections 0', { maxConnections: 0 }],
+    ['negative maxConnectionsPerIp', { maxConnectionsPerIp: -2 }],
+    ['fractional retryAfterSeconds', { retryAfterSeconds: 1.5 }],
+    ['a resetEvent that is a string', { resetEvent: 'reset' as never }],
+  ])('%s throws SseOptionsError', (_name, options) => {
+    expect(() => createSseHandler(options)).toThrow(SseOptionsError);
+  });
+
+  it('options that are not an object throw SseOptionsError', () => {
+    expect(() => createSseHandler(null as never)).toThrow(SseOptionsError);
+  });
+
+  it('a hub passed in is used as is', () => {
+    const hub = new Hub();
+    expect(createSseHandler({ hub }).hub).toBe(hub);
+    expect(createSseHandler().hub).toBeInstanceOf(Hub);
+  });
+});
+
+describe('topics', () => {
+  const cases: [string, unknown][] = [
+    ['empty', ''],
+    ['longer than 256 characters', 'x'.repeat(257)],
+    ['with a line feed', 'a\nb'],
+    ['with a NUL', 'a\u0000b'],
+    ['with DEL', 'a\u007f'],
+    ['with a C1 control', 'a\u0085'],
+    ['not a string', 42],
+  ];
+
+  it.each(cases)('a topic %s is refused with 400 and nothing written', async (_name, topic) => {
+    const { handler, refused, server } = await handlerServer({ heartbeatMs: 0 }, () => ({ topics: ['ok', topic as string] }));
+    const res = await request(server.url);
+    expect(res.status).toBe(400);
+    const error = await refused.next();
+    expect(error).toBeInstanceOf(SseHttpError);
+    expect((error as SseHttpError).status).toBe(400);
+    expect(res.headers['content-type'] ?? '').not.toMatch(/event-stream/);
+    expect(res.body).toMatch(/^Invalid topic: /);
+    expect(handler.connectionCount()).toBe(0);
+    expect(handler.hub.connectionCount()).toBe(0);
+  });
+
+  it('topics that are not an array are refused with 400', async () => {
+    const { refused, server } = await handlerServer({ heartbeatMs: 0 }, () => ({ topics: 'news' as never }));
+    expect((await request(server.url)).status).toBe(400);
+    expect(await refused.next()).toBeInstanceOf(SseHttpError);
+  });
+
+  it('a 256-character topic with unicode is accepted', async () => {
+    const topic = 'é'.repeat(256);
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0 }, () => ({ topics: [topic] }));
+    const client = await connect(server.url);
+    await opened.next();
+    expect(handler.hub.topicCount(topic)).toBe(1);
+    await handler.hub.broadcastTo(topic, { data: 'in' });
+    expect((await client.nextEvent()).data).toBe('in');
+  });
+});
+
+describe('limits', () => {
+  it('maxConnections answers 503 with Retry-After, and admits again once one closes', async () => {
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, maxConnections: 2, retryAfterSeconds: 7 });
+    const a = await connect(server.url);
+    const connA = await opened.next();
+    await connect(server.url);
+    await opened.next();
+    const refused = await request(server.url);
+    expect(refused.status).toBe(503);
+    expect(refused.headers['retry-after']).toBe('7');
+    expect(handler.connectionCount()).toBe(2);
+    a.destroy();
+    await withTimeout(connA.closedPromise(), 100, 'close');
+    expect(handler.connectionCount()).toBe(1);
+    const c = await connect(server.url);
+    expect(c.status).toBe(200);
+    await opened.next();
+  });
+
+  it('streams still being authorized count against maxConnections', async () => {
+    const gate = deferred<boolean>();
+    const { opened, server } = await handlerServer({ heartbeatMs: 0, maxConnections: 1, authorize: () => gate.promise });
+    const first = connect(server.url);
+    const second = await request(server.url);
+    expect(second.status).toBe(503);
+    gate.resolve(true);
+    expect((await first).status).toBe(200);
+    await opened.next();
+  });
+
+  it('maxConnectionsPerIp answers 429 with Retry-After, per address', async () => {
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, maxConnectionsPerIp: 1 });
+    const a = await connect(server.url);
+    const connA = await opened.next();
+    const refused = await request(server.url);
+    expect(refused.status).toBe(429);
+    expect(refused.headers['retry-after']).toBe('5');
+    a.destroy();
+    await withTimeout(connA.closedPromise(), 100, 'close');
+    expect((await connect(server.url)).status).toBe(200);
+    await opened.next();
+    expect(handler.connectionCount()).toBe(1);
+  });
+
+  it('maxConnectionsPerIp uses the address the adapter gives', async () => {
+    const { refused, server } = await handlerServer({ heartbeatMs: 0, maxConnectionsPerIp: 1 }, undefined, (req) => req.headers['x-client'] as string);
+    expect((await connect(server.url, { 'x-client': '10.0.0.1' })).status).toBe(200);
+    expect((await connect(server.url, { 'x-client': '10.0.0.2' })).status).toBe(200);
+    expect((await request(server.url, { 'x-client': '10.0.0.1' })).status).toBe(429);
+    expect(await refused.next()).toEqual(expect.objectContaining({ status: 429, headers: { 'Retry-After': '5' } }));
+  });
+});
+
+describe('authorize', () => {
+  it('false answers 403 and registers nothing', async () => {
+    const seen: unknown[] = [];
+    const { handler, server } = await handlerServer(
+      {
+        heartbeatMs: 0,
+        maxConnectionsPerIp: 1,
+        authorize: (req, topics) => {
+          seen.push([req.url, topics]);
+          return req.url !== '/denied';
+        },
+      },
+      (url) => ({ topics: url.pathname === '/denied' ? ['secret'] : ['public'] }),
+    );
+    const denied = await request(server.url + '/denied');
+    expect(denied.status).toBe(403);
+    expect(handler.hub.connectionCount()).toBe(0);
+    expect(handler.hub.topicCount('secret')).toBe(0);
+    // The refused request did not use up the per-address allowance.
+    const allowed = await connect(server.url + '/ok');
+    expect(allowed.status).toBe(200);
+    expect(seen).toEqual([['/denied', ['secret']], ['/ok', ['public']]]);
+  });
+
+  it('may be async, and may throw its own SseHttpError (401)', async () => {
+    const { refused, server } = await handlerServer({
+      heartbeatMs: 0,
+      authorize: async (req) => {
+        await Promise.resolve();
+        if (!req.headers.authorization) throw new SseHttpError(401, 'Log in first', { 'WWW-Authenticate': 'Bearer' });
+        return true;
+      },
+    });
+    const anonymous = await request(server.url);
+    expect(anonymous.status).toBe(401);
+    expect(anonymous.headers['www-authenticate']).toBe('Bearer');
+    expect(await refused.next()).toBeInstanceOf(SseHttpError);
+    expect((await connect(server.url, { Authorization: 'Bearer x' })).status).toBe(200);
+  });
+});
+
+describe('close()', () => {
+  it('ends every stream with a final retry hint and refuses new ones', async () => {
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, shutdownRetryMs: 4321 });
+    const clients = [await connect(server.url), await connect(server.url)];
+    const conns: Connection[] = [await opened.next(), await opened.next()];
+    await handler.hub.broadcast({ data: 'before' });
+    await withTimeout(handler.close(), 500, 'handler.close()');
+    expect(conns.map((c) => c.closeReason)).toEqual(['server', 'server']);
+    expect(handler.connectionCount()).toBe(0);
+    expect(handler.hub.connectionCount()).toBe(0);
+    for (const client of clients) {
+      await withTimeout(client.ended, 500, 'end of stream');
+      expect(client.text).toBe('data: before\n\nretry: 4321\n\n');
+    }
+    const late = await request(server.url);
+    expect(late.status).toBe(503);
+    expect(late.headers['retry-after']).toBe('5');
+  });
+
+  it('the hint defaults to retryMs, then to 1000', async () => {
+    const withRetry = await handlerServer({ heartbeatMs: 0, retryMs: 250 });
+    const a = await connect(withRetry.server.url);
+    await withRetry.opened.next();
+    await withRetry.handler.close();
+    await a.ended;
+    expect(a.text).toBe('retry: 250\n\nretry: 250\n\n');
+
+    const plain = await handlerServer({ heartbeatMs: 0 });
+    const b = await connect(plain.server.url);
+    await plain.opened.next();
+    await plain.handler.close();
+    await b.ended;
+    expect(b.text).toBe('retry: 1000\n\n');
+  });
+});
