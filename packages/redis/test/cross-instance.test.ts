@@ -29,8 +29,11 @@ beforeAll(async () => {
   [a, b] = await Promise.all([Instance.start(redis.port, MAX_LEN), Instance.start(redis.port, MAX_LEN)]);
 }, 30_000);
 
-afterEach(() => {
+afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
+  for (const instance of [a, b]) {
+    if (instance.alive) await eventually(async () => (await instance.stats()).connections === 0, 5000, 'streams to close');
+  }
 });
 
 afterAll(async () => {
@@ -82,7 +85,7 @@ test('a client that drops from A and reconnects to B with Last-Event-ID gets exa
   const received = await first.next(2);
   expect(received.map((e) => e.id)).toEqual(seen);
   first.close();
-  await a.stats(); // the drop is noticed by the time the instance answers again
+  await eventually(async () => (await a.stats()).connections === 0, 5000, 'the drop to be noticed');
 
   const missed = [await publish(a, 'e3'), await publish(b, 'e4', 'news'), await publish(b, 'other', 'sports'), await publish(a, 'e5')];
   const again = await open(b, ['news'], received[1]!.id);

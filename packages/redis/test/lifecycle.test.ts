@@ -1,0 +1,98 @@
+/**
+ * Ownership and release of Redis connections, option validation, and RedisReplayer.
+ */
+import { Hub, SseFormatError, SseOptionsError, type StoredEvent } from '@ssekit/core';
+import { RedisBroadcaster, RedisReplayer } from '@ssekit/redis';
+import { RedisServer } from './redis-server';
+import { eventually } from './sse-client';
+
+let redis: RedisServer;
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+const options = () => ({ host: '127.0.0.1', port: redis.port });
+
+test('close() releases both connections it created (CLIENT LIST)', async () => {
+  const broadcaster = new RedisBroadcaster({ redis: options(), namespace: 'close' });
+  await broadcaster.ready();
+  expect((await redis.clientNames()).sort()).toEqual(['ssekit', 'ssekit:reader']);
+  await broadcaster.close();
+  await broadcaster.close();
+  await eventually(async () => (await redis.clientNames()).length === 0, 2000, 'connections to close');
+  await expect(broadcaster.broadcast({ data: 'x' })).rejects.toMatchObject({ code: 'unavailable', stored: false });
+});
+
+test('a client passed in stays open; only the reader duplicate is closed', async () => {
+  const app = redis.client();
+  await app.client('SETNAME', 'app');
+  const broadcaster = new RedisBroadcaster({ redis: app, namespace: 'given' });
+  await broadcaster.ready();
+  expect((await redis.clientNames()).sort()).toEqual(['app', 'ssekit:reader']);
+  await broadcaster.close();
+  await eventually(async () => (await redis.clientNames()).join() === 'app', 2000, 'the reader to close');
+  expect(await app.ping()).toBe('PONG');
+  app.disconnect();
+});
+
+test('keys use a {namespace} hash tag; events are validated before anything is sent', async () => {
+  const broadcaster = new RedisBroadcaster({ redis: options(), namespace: 'tenant-1' });
+  try {
+    expect(broadcaster.stream).toBe('ssekit:{tenant-1}:events');
+    await expect(broadcaster.broadcast({ event: 'a\nb', data: 'x' })).rejects.toBeInstanceOf(SseFormatError);
+    await expect(broadcaster.broadcastTo('', { data: 'x' })).rejects.toBeInstanceOf(SseFormatError);
+    const admin = redis.client();
+    expect(await admin.exists(broadcaster.stream)).toBe(0);
+    const stored = await broadcaster.broadcastTo('t', { event: 'update', data: { n: 1 } });
+    expect(await admin.xrange(broadcaster.stream, '-', '+')).toEqual([
+      [stored.id, ['ssekit', '1', 'topic', 't', 'body', 'event: update\ndata: {"n":1}\n\n']],
+    ]);
+    admin.disconnect();
+  } finally {
+    await broadcaster.close();
+  }
+});
+
+test('invalid options are rejected at construction', () => {
+  expect(() => new RedisBroadcaster({ redis: options(), maxLen: 0 })).toThrow(SseOptionsError);
+  expect(() => new RedisBroadcaster({ redis: options(), namespace: 'a}b' })).toThrow(SseOptionsError);
+  expect(() => new RedisReplayer({ redis: undefined as never })).toThrow(SseOptionsError);
+});
+
+test('RedisReplayer stores with stream ids and replays by topic, with gaps for unknown ids', async () => {
+  const replayer = new RedisReplayer({ redis: options(), namespace: 'replay', maxLen: 3, exactTrim: true });
+  try {
+    const a = await replayer.store({ data: 'a' });
+    const b = await replayer.store({ data: 'b', event: 'x' }, 'news');
+    const c = await replayer.store({ data: 'c' }, 'sports');
+    const d = await replayer.store({ data: 'line1\nline2' });
+    const sent: StoredEvent[] = [];
+    const wire: string[] = [];
+    const send = (event: StoredEvent, bytes: Uint8Array) => {
+      sent.push(event);
+      wire.push(Buffer.from(bytes).toString());
+    };
+    // `a` was trimmed (maxLen 3): resuming after it is a gap, and nothing is sent.
+    expect(await replayer.replay(a.id, send)).toEqual({ count: 0, gap: true });
+    expect(await replayer.replay(b.id, send, { topics: ['news'] })).toEqual({ count: 1, gap: false });
+    expect(sent).toEqual([{ id: d.id, data: 'line1\nline2' }]);
+    expect(wire).toEqual([`id: ${d.id}\ndata: line1\ndata: line2\n\n`]);
+    expect(await replayer.replay(b.id, () => undefined)).toEqual({ count: 2, gap: false });
+    expect(await replayer.replay(c.id, () => undefined, { topics: [] })).toEqual({ count: 1, gap: false });
+    expect(await replayer.replay(d.id, () => undefined)).toEqual({ count: 0, gap: false });
+    expect(await replayer.replay('garbage', () => undefined)).toEqual({ count: 0, gap: true });
+
+    // The pattern for one process: store, then broadcast the stored event on a local hub.
+    const hub = new Hub();
+    const stored = await replayer.store({ data: 'e' });
+    expect(hub.broadcast(stored)).toEqual(stored);
+  } finally {
+    await replayer.close();
+  }
+  await eventually(async () => (await redis.clientNames()).length === 0, 2000, 'the replayer to close');
+});

@@ -1,0 +1,178 @@
+/**
+ * Redis goes away and comes back (persistence off, so it comes back empty): instances stay up,
+ * streams stay open, broadcasts during the outage reject at once and were not stored, and
+ * delivery resumes afterwards without skipping anything.
+ */
+import { createServer, type Server } from 'node:http';
+import { createSseHandler, SseUnavailableError, type SseHandler } from '@ssekit/core';
+import { RedisBroadcaster, RedisUnavailableError } from '@ssekit/redis';
+import { Instance } from './instances';
+import { RedisServer } from './redis-server';
+import { SseClient, eventually } from './sse-client';
+
+let redis: RedisServer;
+const clients: SseClient[] = [];
+
+beforeAll(async () => {
+  redis = await RedisServer.start();
+});
+
+afterEach(() => {
+  for (const client of clients.splice(0)) client.close();
+});
+
+afterAll(async () => {
+  await redis?.dispose();
+});
+
+test('instances survive a Redis restart: streams stay open, outage broadcasts reject, delivery resumes', async () => {
+  const [a, b] = await Promise.all([Instance.start(redis.port), Instance.start(redis.port)]);
+  try {
+    const onA = await a.connect();
+    const onB = await b.connect();
+    clients.push(onA, onB);
+    const before = await b.broadcast({ data: 'before' });
+    expect((await onA.next(1))[0]!.id).toBe(before.body.id);
+    await onB.next(1);
+
+    await redis.stop();
+    const started = Date.now();
+    const during = await b.broadcast({ data: 'during' });
+    expect(Date.now() - started).toBeLessThan(1500);
+    expect(during.status).toBe(503);
+    expect(during.body).toMatchObject({ name: 'RedisUnavailableError', code: 'unavailable', stored: false });
+    expect((await a.broadcast({ data: 'during-a' })).status).toBe(503);
+    expect(onA.open && onB.open && a.alive && b.alive).toBe(true);
+
+    await redis.restart();
+    // The first broadcast that succeeds on each instance after the restart; the failed
+    // attempts were not stored, so clients must see exactly these two.
+    const after = await firstAccepted(b, 'after');
+    const next = await firstAccepted(a, 'next');
+
+    for (const client of [onA, onB]) {
+      expect(await client.next(2, 10_000)).toEqual([
+        { id: after, event: undefined, data: 'after' },
+        { id: next, event: undefined, data: 'next' },
+      ]);
+      expect(client.rest()).toEqual([]);
+    }
+    // The restarted Redis lost the stream: an id from before is a gap, not a silent resume.
+    const resumed = await a.connect([], before.body.id);
+    clients.push(resumed);
+    expect((await resumed.next(1))[0]!.event).toBe('ssekit-reset');
+    expect(a.alive && b.alive).toBe(true);
+    expect(await a.close()).toBe(0);
+    expect(await b.close()).toBe(0);
+  } finally {
+    a.kill();
+    b.kill();
+  }
+}, 40_000);
+
+async function firstAccepted(instance: Instance, data: string): Promise<string> {
+  let id: string | undefined;
+  await eventually(async () => {
+    const reply = await instance.broadcast({ data });
+    if (reply.status === 200) id = reply.body.id;
+    else expect(reply.body.stored).toBe(false);
+    return id !== undefined;
+  }, 10_000, 'a broadcast to succeed after the restart');
+  return id!;
+}
+
+describe('in one process', () => {
+  let broadcaster: RedisBroadcaster;
+  let handler: SseHandler;
+  let server: Server;
+  const errors: Error[] = [];
+
+  beforeEach(async () => {
+    broadcaster = new RedisBroadcaster({
+      redis: { host: '127.0.0.1', port: redis.port, retryStrategy: () => 50 },
+      blockMs: 500,
+      timeoutMs: 500,
+      onError: (error) => errors.push(error),
+    });
+    handler = createSseHandler({ hub: broadcaster, replayer: broadcaster, heartbeatMs: 0 });
+    server = createServer((req, res) => void handler.open(req, res));
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    await broadcaster.ready();
+  });
+
+  afterEach(async () => {
+    await handler.close();
+    await broadcaster.close();
+    await new Promise((resolve) => server.close(resolve));
+  });
+
+  async function connect(): Promise<SseClient> {
+    const address = server.address();
+    const port = typeof address === 'object' && address ? address.port : 0;
+    const count = broadcaster.connectionCount();
+    const client = await SseClient.connect(`http://127.0.0.1:${port}/`);
+    clients.push(client);
+    await eventually(() => broadcaster.connectionCount() > count, 2000, 'registration');
+    return client;
+  }
+
+  test('a broadcast during an outage rejects with an SseUnavailableError saying it was not stored', async () => {
+    await redis.stop();
+    try {
+      const error = await broadcaster.broadcast({ data: 'x' }).catch((e: unknown) => e);
+      expect(error).toBeInstanceOf(SseUnavailableError);
+      expect(error).toBeInstanceOf(RedisUnavailableError);
+      expect(error).toMatchObject({ code: 'unavailable', stored: false });
+      // A replay cannot read either: it rejects (withReplay turns that into a gap).
+      await expect(broadcaster.replay('1-0', () => undefined)).rejects.toBeInstanceOf(RedisUnavailableError);
+    } finally {
+      await redis.restart();
+    }
+    await eventually(async () => (await broadcaster.broadcast({ data: 'back' }).then(() => true, () => false)), 10_000, 'reconnection');
+    expect(errors.length).toBeGreaterThan(0);
+  }, 20_000);
+
+  test('after the stream is replaced by one whose ids run behind, the reader starts it from the beginning', async () => {
+    const client = await connect();
+    const first = await broadcaster.broadcast({ data: 'first' });
+    await client.next(1);
+    const admin = redis.client();
+    try {
+      await admin.del(broadcaster.stream);
+      await admin.xadd(broadcaster.stream, '5-1', 'ssekit', '1', 'body', 'data: behind\n\n');
+      expect(BigInt(first.id.split('-')[0]!)).toBeGreaterThan(5n);
+      // Make the reader reconnect, as it would after Redis restarted.
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    } finally {
+      admin.disconnect();
+    }
+    expect(await client.next(1)).toEqual([{ id: '5-1', event: undefined, data: 'behind' }]);
+    let later: string | undefined;
+    await eventually(async () => {
+      later = await broadcaster.broadcast({ data: 'later' }).then((e) => e.id, () => undefined);
+      return later !== undefined;
+    }, 5000, 'reconnection');
+    expect(await client.next(1)).toEqual([{ id: later, event: undefined, data: 'later' }]);
+  });
+
+  test('after a stream restored without its tail, the reader resumes after its newest entry without repeating', async () => {
+    const client = await connect();
+    const sent = [];
+    for (const data of ['one', 'two', 'three']) sent.push((await broadcaster.broadcast({ data })).id);
+    await client.next(3);
+    const admin = redis.client();
+    try {
+      await admin.xdel(broadcaster.stream, sent[2]!);
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+    } finally {
+      admin.disconnect();
+    }
+    let four: string | undefined;
+    await eventually(async () => {
+      four = await broadcaster.broadcast({ data: 'four' }).then((e) => e.id, () => undefined);
+      return four !== undefined;
+    }, 5000, 'reconnection');
+    expect(await client.next(1)).toEqual([{ id: four, event: undefined, data: 'four' }]);
+    expect(client.rest()).toEqual([]);
+  });
+});
