@@ -77,6 +77,17 @@ export interface MemoryReplayerOptions {
 
 let instanceCounter = 0;
 
+/** Bytes are copied; other values are kept as their JSON text, which encodes to the same bytes. */
+function snapshot(data: unknown): unknown {
+  if (data instanceof Uint8Array) return data.slice();
+  try {
+    // A value JSON cannot represent is kept as is: encoding it fails at replay, which is a gap.
+    return JSON.stringify(data) ?? data;
+  } catch {
+    return data;
+  }
+}
+
 function randomPrefix(): string {
   const random = Math.floor(Math.random() * 0x7fffffff).toString(36);
   return `${Date.now().toString(36)}${random}${(instanceCounter++).toString(36)}`;
@@ -135,7 +146,11 @@ export class MemoryReplayer implements SyncReplayer {
   store(event: SseEvent, topic?: string): StoredEvent {
     const seq = this.nextSeq++;
     const stored: StoredEvent = { ...event, id: `${this.prefix}-${seq}` };
-    this.ring[seq % this.maxEvents] = { event: stored, topic, at: this.now(), encoded: undefined };
+    const data = event.data;
+    // Retain what was sent, not a reference the app may change after broadcasting (a state
+    // object updated in place): a replay must send the bytes live clients got.
+    const kept = data === undefined || typeof data === 'string' ? stored : { ...stored, data: snapshot(data) };
+    this.ring[seq % this.maxEvents] = { event: kept, topic, at: this.now(), encoded: undefined };
     return stored;
   }
 

@@ -281,6 +281,38 @@ describe.each(transports)('$name', (transport) => {
     await withTimeout(Promise.all([piping, finallyRan.promise]), 200, 'pipe and finally');
   });
 
+  it('pipe() rejects when the source throws or yields an unencodable event, and stops the source', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    await expect(
+      conn.pipe(
+        (async function* () {
+          yield 'ok';
+          throw new Error('source failed');
+        })(),
+      ),
+    ).rejects.toThrow('source failed');
+    let stopped = false;
+    await expect(
+      conn.pipe(
+        (function* () {
+          try {
+            yield { event: 'bad\nname', data: 'x' };
+            yield 'not reached';
+          } finally {
+            stopped = true;
+          }
+        })(),
+      ),
+    ).rejects.toBeInstanceOf(SseFormatError);
+    expect(stopped).toBe(true);
+    expect(conn.closed).toBe(false);
+    await conn.send({ data: 'still open' });
+    expect((await client.nextEvent()).data).toBe('ok');
+    expect((await client.nextEvent()).data).toBe('still open');
+  });
+
   it('pipe() of a sync iterable resolves when it ends', async () => {
     const { server, conns } = await transport.serve({ heartbeatMs: 0 });
     const client = await transport.open(server);
@@ -315,6 +347,16 @@ describe('Last-Event-ID', () => {
   it('reads the lastEventId query parameter when the header is absent', async () => {
     expect(await lastIdFromRaw(Buffer.alloc(0), `/?x=1&lastEventId=${encodeURIComponent('é-7')}`)).toBe('é-7');
     expect(await lastIdFromRaw(Buffer.alloc(0), '/')).toBeUndefined();
+  });
+
+  it('decodes raw UTF-8 bytes sent over HTTP/2 as well', async () => {
+    const conns = new Inbox<SseConnection>();
+    const server = await startH2Server((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 0 })));
+    const id = 'ü-🎉-3';
+    // The client puts the UTF-8 bytes on the wire; the server reads them back as latin1.
+    await connectH2(server.url, '/', { 'last-event-id': Buffer.from(id, 'utf8').toString('latin1') });
+    const conn = await conns.next();
+    expect(conn.lastEventId).toBe(id);
   });
 
   it('an empty id means no id', async () => {

@@ -108,6 +108,22 @@ describe('MemoryReplayer', () => {
     expect((await replayAll(replayer, 'x-1')).data).toEqual(['all-1', 'a-1', 'b-1', 'all-2', 'c-1']);
   });
 
+  it('replays what was sent even when the app changes the object afterwards', async () => {
+    const replayer = new MemoryReplayer(10, 0, { prefix: 'm' });
+    const state = { count: 1, items: ['a'] };
+    const bytes = new TextEncoder().encode('raw');
+    replayer.store({ data: 'start' });
+    const stored = replayer.store({ data: state });
+    replayer.store({ data: bytes });
+    state.count = 2;
+    state.items.push('b');
+    bytes[0] = 0x52; // 'R'
+    const r = await replayAll(replayer, 'm-1');
+    expect(parseWire(Buffer.concat(r.encoded)).events.map((e) => e.data)).toEqual(['{"count":1,"items":["a"]}', 'raw']);
+    // The caller still gets its own event back.
+    expect(stored.data).toBe(state);
+  });
+
   it('validates its options', () => {
     expect(() => new MemoryReplayer(0)).toThrow(SseOptionsError);
     expect(() => new MemoryReplayer(1.5)).toThrow(SseOptionsError);
