@@ -244,6 +244,14 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(client.headers['content-encoding']).toBeUndefined();
   });
 
+  test('keeps the headers earlier middleware set (CORS) on the stream', async () => {
+    const app = await start({}, { cors: true });
+    const client = await open(app.url, { Origin: 'http://elsewhere.example' });
+    expect(client.status).toBe(200);
+    expect(client.headers['access-control-allow-origin']).toBe('*');
+    expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+  });
+
   test('an error thrown before sse() gets the framework error response', async () => {
     const app = await start();
     const res = await fetchPlain(`${app.url}?fail`);

@@ -6,10 +6,13 @@ import http from 'node:http';
 import type { AddressInfo } from 'node:net';
 import express from 'express';
 import compression from 'compression';
+import cors from 'cors';
 import Fastify from 'fastify';
 import fastifyCompress from '@fastify/compress';
+import fastifyCors from '@fastify/cors';
 import Koa from 'koa';
 import koaCompress from 'koa-compress';
+import koaCors from '@koa/cors';
 import type { Broadcaster, Connection, OpenOptions, SseOptions } from '@ssekit/core';
 import { expressSse } from '@ssekit/express';
 import { fastifySse } from '@ssekit/fastify';
@@ -32,6 +35,8 @@ export type ContractOptions = SseOptions<unknown>;
 export interface StartOptions {
   /** Put the framework's usual compression middleware in front of the route. */
   compress?: boolean;
+  /** Put the framework's usual CORS middleware in front of the route, allowing every origin. */
+  cors?: boolean;
 }
 
 /** A running app on 127.0.0.1, port 0. */
@@ -97,6 +102,7 @@ export const expressAdapter: Adapter = {
     const sse = expressSse(options);
     const { connections, run } = recorder(route);
     if (start.compress) app.use(compression());
+    if (start.cors) app.use(cors());
     app.use(sse);
     app.get('/events', async (req, res) => {
       await run((o) => res.sse(o), req.url);
@@ -128,6 +134,7 @@ export const fastifyAdapter: Adapter = {
     const app = Fastify({ logger: { level: 'warn', stream: { write: (line: string) => void logs.push(line) } } });
     const { connections, run } = recorder(route);
     if (start.compress) await app.register(fastifyCompress);
+    if (start.cors) await app.register(fastifyCors);
     await app.register(fastifySse, options);
     app.get('/events', async (request, reply) => {
       await run((o) => reply.sse(o), request.url);
@@ -169,6 +176,7 @@ export const koaAdapter: Adapter = {
     const sse = koaSse(options);
     const { connections, run } = recorder(route);
     if (start.compress) app.use(koaCompress());
+    if (start.cors) app.use(koaCors());
     app.use(sse);
     app.use(async (ctx) => {
       if (ctx.path === '/events') await run((o) => ctx.sse(o), ctx.url);

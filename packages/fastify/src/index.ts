@@ -40,6 +40,13 @@ declare module 'fastify' {
 
 function openOn(handler: SseHandler<FastifyRequest>, reply: FastifyReply, call: OpenOptions | undefined): Promise<Connection> {
   const request = reply.request;
+  // Hooks set headers on the reply (CORS, for one), which Fastify writes only when it sends
+  // the reply itself. The stream writes the raw response: hand them over first. Should the
+  // stream be refused, Fastify's error response sets the same values again.
+  const raw = reply.raw;
+  for (const [name, value] of Object.entries(reply.getHeaders())) {
+    if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value);
+  }
   return handler.open(request.raw, reply.raw, call, { request, ip: request.ip }).then(
     (connection) => {
       reply.hijack();
