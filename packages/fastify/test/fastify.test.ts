@@ -1,0 +1,46 @@
+/** What only Fastify has: plugin metadata, decorators, and `setErrorHandler` seeing a refusal. */
+import Fastify from 'fastify';
+import type { AddressInfo } from 'node:net';
+import { Hub, SseHttpError } from '@ssekit/core';
+import fastifySseDefault, { fastifySse } from '@ssekit/fastify';
+import { connect, fetchPlain } from '../../../test/contract/client';
+
+test('is a fastify-plugin named @ssekit/fastify for Fastify 5, default and named', () => {
+  const meta = (fastifySse as unknown as Record<symbol, unknown>)[Symbol.for('plugin-meta')];
+  expect(meta).toMatchObject({ name: '@ssekit/fastify', fastify: '5.x' });
+  expect((fastifySse as unknown as Record<symbol, unknown>)[Symbol.for('skip-override')]).toBe(true);
+  expect(fastifySseDefault).toBe(fastifySse);
+});
+
+test('decorates the hub passed in, visible outside the plugin', async () => {
+  const hub = new Hub();
+  const app = Fastify();
+  await app.register(fastifySse, { hub });
+  expect(app.sseHub).toBe(hub);
+  await app.close();
+});
+
+test('a refused stream reaches setErrorHandler, and an accepted one still streams', async () => {
+  const app = Fastify();
+  await app.register(fastifySse, { authorize: (request) => request.headers['x-token'] === 'ok' });
+  const seen: unknown[] = [];
+  app.setErrorHandler((error, _request, reply) => {
+    seen.push(error);
+    const status = error instanceof SseHttpError ? error.status : 500;
+    return reply.code(status).send({ refused: true });
+  });
+  app.get('/events', async (_request, reply) => {
+    const conn = await reply.sse();
+    await conn.send({ data: 'welcome' });
+  });
+  await app.listen({ port: 0, host: '127.0.0.1' });
+  const url = `http://127.0.0.1:${(app.server.address() as AddressInfo).port}/events`;
+  const refused = await fetchPlain(url);
+  expect(refused.status).toBe(403);
+  expect(JSON.parse(refused.body)).toEqual({ refused: true });
+  expect(seen[0]).toBeInstanceOf(SseHttpError);
+  const client = await connect(url, { 'x-token': 'ok' });
+  expect((await client.next()).data).toBe('welcome');
+  await app.close();
+  await client.waitEnd();
+});

@@ -1,0 +1,35 @@
+/**
+ * Type test, compiled by `npm run typecheck` and never run: a strict user file must be able to
+ * use everything the plugin adds without casts, and misuse must not compile.
+ */
+import Fastify from 'fastify';
+import type { Broadcaster, Connection } from '@ssekit/core';
+import fastifySseDefault, { fastifySse } from '@ssekit/fastify';
+
+async function main(): Promise<void> {
+  const app = Fastify();
+  await app.register(fastifySse, {
+    heartbeatMs: 15_000,
+    authorize: async (request, topics) => request.headers.authorization !== undefined && topics.length < 10,
+  });
+  const hub: Broadcaster = app.sseHub;
+  void hub.broadcast({ data: { hello: 'world' } });
+
+  app.get<{ Querystring: { room: string } }>('/events', async (request, reply) => {
+    const conn: Connection = await reply.sse({ topics: [request.query.room] });
+    await conn.send({ event: 'ready', data: 'x' });
+    // @ts-expect-error topics is an array of strings
+    await reply.sse({ topics: request.query.room });
+    // @ts-expect-error unknown option
+    await reply.sse({ topic: [request.query.room] });
+  });
+
+  // @ts-expect-error heartbeatMs is a number
+  await app.register(fastifySseDefault, { heartbeatMs: '15s' });
+  // @ts-expect-error hub must be a Broadcaster
+  await app.register(fastifySse, { hub: {} });
+  // @ts-expect-error the decorated hub is a Broadcaster
+  const wrong: string = app.sseHub;
+  void wrong;
+}
+void main;

@@ -1,0 +1,41 @@
+/** What only Koa has: `ctx.sseHub`, and upstream middleware seeing a refused stream. */
+import http from 'node:http';
+import type { AddressInfo } from 'node:net';
+import Koa from 'koa';
+import { SseHttpError, type Broadcaster } from '@ssekit/core';
+import { koaSse } from '@ssekit/koa';
+import { connect, fetchPlain } from '../../../test/contract/client';
+
+test('sets ctx.sseHub, and upstream middleware can answer a refusal its own way', async () => {
+  const app = new Koa();
+  const sse = koaSse({ authorize: (ctx) => ctx.get('x-token') === 'ok' });
+  const hubs: Broadcaster[] = [];
+  app.use(async (ctx, next) => {
+    try {
+      await next();
+    } catch (error) {
+      if (!(error instanceof SseHttpError)) throw error;
+      ctx.status = error.status;
+      ctx.body = { refused: error.message };
+    }
+  });
+  app.use(sse);
+  app.use(async (ctx) => {
+    hubs.push(ctx.sseHub);
+    const conn = await ctx.sse();
+    await conn.send({ data: 'welcome' });
+  });
+  const server = http.createServer(app.callback());
+  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+
+  const refused = await fetchPlain(url);
+  expect(refused.status).toBe(403);
+  expect(JSON.parse(refused.body)).toEqual({ refused: 'Forbidden' });
+
+  const client = await connect(url, { 'x-token': 'ok' });
+  expect((await client.next()).data).toBe('welcome');
+  expect(hubs).toEqual([sse.hub, sse.hub]);
+  await sse.close(server);
+  await client.waitEnd();
+});
