@@ -102,8 +102,12 @@ async function build() {
 const app = await build();
 const { server } = app;
 server.keepAliveTimeout = 1000;
-server.listen(0, '127.0.0.1');
-await once(server, 'listening');
+if (app.listen) {
+  await app.listen();
+} else {
+  server.listen(0, '127.0.0.1');
+  await once(server, 'listening');
+}
 
 const broadcasting = new Set();
 function startBroadcast({ rate, total, payloadBytes = 64, batchMs = 10, topic }) {
@@ -182,8 +186,10 @@ process.on('message', async (message) => {
     } else if (message.cmd === 'close') {
       for (const timer of broadcasting) clearInterval(timer);
       await app.shutdown();
-      server.closeAllConnections?.();
-      await new Promise((resolve) => server.close(resolve));
+      if (!app.closesServer) {
+        server.closeAllConnections?.();
+        await new Promise((resolve) => server.close(resolve));
+      }
       if (hub?.close) await hub.close();
       if (redisClient) redisClient.disconnect();
       process.send({ type: 'closed' });
