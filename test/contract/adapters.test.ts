@@ -110,12 +110,14 @@ describe.each(adapters)('$name adapter', (adapter) => {
   test('sends heartbeat comments at the configured period', async () => {
     const app = await start({ heartbeatMs: 50 });
     const client = await open(app.url);
-    await waitFor(() => client.comments.length >= 4, 2000, 'four heartbeats');
-    const at = client.comments.map((c) => c.at);
-    for (let i = 1; i < at.length; i++) {
-      expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(25);
-      expect(at[i]! - at[i - 1]!).toBeLessThan(250);
-    }
+    await waitFor(() => client.comments.length >= 5, 2000, 'five heartbeats');
+    const at = client.comments.slice(0, 5).map((c) => c.at);
+    // One per period: never a burst, and on average close to 50 ms (timers may run late
+    // under load, never early).
+    for (let i = 1; i < at.length; i++) expect(at[i]! - at[i - 1]!).toBeGreaterThanOrEqual(25);
+    const average = (at[4]! - at[0]!) / 4;
+    expect(average).toBeGreaterThanOrEqual(40);
+    expect(average).toBeLessThan(150);
     expect(client.comments.every((c) => c.text === '')).toBe(true);
     expect(client.events).toEqual([]);
   });
