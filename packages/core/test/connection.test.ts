@@ -1,4 +1,5 @@
 import * as net from 'node:net';
+import compression from 'compression';
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { EventSource } from 'eventsource';
@@ -406,5 +407,32 @@ describe('createConnection', () => {
     await expect(connect(server.url)).rejects.toThrow();
     expect(await reasons.next()).toBe('client');
     expect(heartbeatStats()).toEqual({ timers: 0, members: 0 });
+  });
+});
+
+describe('behind compression middleware', () => {
+  it('each event reaches the client at once (no-transform keeps gzip off the stream)', async () => {
+    const compressor = compression({ threshold: 0 });
+    const conns = new Inbox<SseConnection>();
+    const flushed = { count: 0 };
+    const server = await startServer((req, res) => {
+      compressor(req as never, res as never, () => {
+        const flush = (res as unknown as { flush: () => void }).flush.bind(res);
+        (res as unknown as { flush: () => void }).flush = () => {
+          flushed.count++;
+          flush();
+        };
+        conns.push(createConnection(req, res, { heartbeatMs: 0 }));
+      });
+    });
+    const client = await connect(server.url, { 'Accept-Encoding': 'gzip' });
+    const conn = await conns.next();
+    expect(client.headers['content-encoding']).toBeUndefined();
+    expect(client.headers['cache-control']).toBe('no-cache, no-transform');
+    await conn.send({ data: 'first' });
+    expect((await client.nextEvent(1000)).data).toBe('first');
+    await conn.send({ data: 'second' });
+    expect((await client.nextEvent(1000)).data).toBe('second');
+    expect(flushed.count).toBeGreaterThanOrEqual(3);
   });
 });

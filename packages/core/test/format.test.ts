@@ -145,24 +145,28 @@ describe('properties', () => {
 
   it('arbitrary id, event, data and comment either round-trip or throw for the right field', () => {
     const maybe = fc.option(anyString, { nil: undefined });
+    const retries = fc.option(fc.oneof(fc.nat(), fc.integer(), fc.double(), fc.constantFrom(NaN, -0, 2 ** 53, Infinity)), { nil: undefined });
     fc.assert(
-      fc.property(maybe, maybe, maybe, anyString, (id, name, data, comment) => {
+      fc.property(maybe, maybe, maybe, retries, anyString, (id, name, data, retry, comment) => {
         // The order the encoder checks fields in.
         const invalid: SseField | undefined =
           name !== undefined && (/[\r\n]/.test(name) || !name.isWellFormed()) ? 'event'
           : id !== undefined && (/[\r\n\0]/.test(id) || !id.isWellFormed()) ? 'id'
+          : retry !== undefined && !(Number.isSafeInteger(retry) && retry >= 0) ? 'retry'
           : data !== undefined && !data.isWellFormed() ? 'data'
           : undefined;
         const event: SseEvent = {};
         if (id !== undefined) event.id = id;
         if (name !== undefined) event.event = name;
         if (data !== undefined) event.data = data;
+        if (retry !== undefined) event.retry = retry;
         if (invalid) {
           expectFormatError(() => formatEvent(event), invalid);
         } else {
           const wire = formatEvent(event);
           const parsed = parseWire(wire);
-          expect(parsed.retries).toEqual([]);
+          // -0 is written as 0.
+          expect(parsed.retries).toEqual(retry === undefined ? [] : [retry + 0]);
           expect(parsed.errors).toEqual([]);
           if (data === undefined) {
             expect(parsed.events).toEqual([]);

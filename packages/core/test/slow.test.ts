@@ -1,8 +1,11 @@
+import * as http2 from 'node:http2';
 import * as net from 'node:net';
+import { createParser } from 'eventsource-parser';
 import type { IncomingMessage } from 'node:http';
 import type { Http2ServerRequest } from 'node:http2';
 import {
   DefaultProvider,
+  Hub,
   MemoryReplayer,
   SseClosedError,
   SseConnection,
@@ -128,6 +131,48 @@ describe('slow clients', () => {
     expect(error).toBeInstanceOf(SseClosedError);
     expect((error as SseClosedError).reason).toBe('slow');
     expect(conn.closeReason).toBe('slow');
+  }, 20_000);
+});
+
+describe('slow clients over HTTP/2', () => {
+  it('a stream whose reader stalls is closed as slow, the other stream on the same session keeps going', async () => {
+    const maxBufferedBytes = 32 * 1024;
+    const hub = new Hub();
+    const conns = new Inbox<SseConnection>();
+    const server = await startH2Server((req, res) => {
+      const conn = createConnection(req, res, { heartbeatMs: 0, maxBufferedBytes });
+      hub.register(conn);
+      conns.push(conn);
+    });
+    const session = http2.connect(server.url);
+    track(() => session.destroy());
+    const open = (): { stream: http2.ClientHttp2Stream; events: Inbox<string> } => {
+      const stream = session.request({ ':path': '/' });
+      const events = new Inbox<string>();
+      const parser = createParser({ onEvent: (event) => events.push(event.data) });
+      stream.setEncoding('utf8');
+      stream.on('data', (text: string) => parser.feed(text));
+      stream.on('error', () => {});
+      return { stream, events };
+    };
+    const fast = open();
+    const fastConn = await conns.next();
+    const slow = open();
+    const slowConn = await conns.next();
+    slow.stream.pause();
+
+    const payload = 'z'.repeat(2000);
+    const eventBytes = formatEvent({ data: `99999:${payload}` }).length;
+    let sent = 0;
+    while (!slowConn.closed && sent < 20_000) {
+      hub.broadcast({ data: `${++sent}:${payload}` });
+      expect(slowConn.bufferedBytes).toBeLessThanOrEqual(maxBufferedBytes + eventBytes);
+      await new Promise((resolve) => setImmediate(resolve));
+    }
+    expect(slowConn.closeReason).toBe('slow');
+    expect(fastConn.closed).toBe(false);
+    expect(hub.connectionCount()).toBe(1);
+    for (let i = 1; i <= sent; i++) expect(await fast.events.next(5000, `event ${i}`)).toBe(`${i}:${payload}`);
   }, 20_000);
 });
 
