@@ -22,6 +22,7 @@ const defaults = {
   backend: 'memory', // memory | redis
   redisPort: 0,
   redisStream: 'stress',
+  redisMaxLen: 10_000,
   replayEvents: 0, // MemoryReplayer size; 0 = no replayer
   maxBufferedBytes: 256 * 1024,
   heartbeatMs: 15_000,
@@ -54,8 +55,9 @@ let hub;
 if (config.backend === 'redis') {
   const { RedisBroadcaster, Redis } = await loadRedis();
   redisClient = new Redis({ host: '127.0.0.1', port: config.redisPort, lazyConnect: false });
-  hub = new RedisBroadcaster({ redis: redisClient, stream: config.redisStream });
+  hub = new RedisBroadcaster({ redis: redisClient, stream: config.redisStream, maxLen: config.redisMaxLen });
   replayer = hub;
+  await hub.ready();
 } else if (config.replayEvents > 0) {
   replayer = new core.MemoryReplayer(config.replayEvents);
 }

@@ -1,0 +1,185 @@
+/**
+ * Exactly-once under reconnects: clients drop and come back at random while events are
+ * broadcast at a steady rate; each must receive every event exactly once, in id order.
+ *
+ * Every client is connected before the broadcast starts, then loops: stay connected for a
+ * random 0.2-2 s, drop (TCP reset or plain close, at random), stay away for a random 0-1 s,
+ * reconnect with `Last-Event-ID` set to the id of its last complete event. The time away is
+ * far inside the replay window (`--window` seconds of events retained), so no gap is allowed:
+ * a `ssekit-reset` event, a missing, duplicated or out-of-order event fails the run.
+ *
+ * Backends:
+ * - `memory`: one server, in-memory `Hub` with a `MemoryReplayer`;
+ * - `redis`: a throwaway redis-server and two server instances sharing one Redis Stream
+ *   (`RedisBroadcaster` as hub and replayer); the broadcast is made on the first instance and
+ *   each reconnect goes to a random instance.
+ */
+import { Report, options, until, pool } from '../lib/harness.mjs';
+import { startRedis, startServer } from '../lib/procs.mjs';
+import { openStream } from '../lib/sse-client.mjs';
+import { isAvailable } from '../lib/packages.mjs';
+
+const opts = options({
+  backends: { default: 'memory,redis' },
+  adapter: { default: 'core' },
+  clients: { default: 50 },
+  rate: { default: 1000 }, // events per second
+  seconds: { default: 15 },
+  window: { default: 60 }, // seconds of events the replayer retains
+  payload: { default: 64 },
+  seed: { default: 1 },
+});
+
+/** A small deterministic PRNG (mulberry32), so a failing run can be repeated with `--seed`. */
+function prng(seed) {
+  let a = seed >>> 0;
+  return () => {
+    a = (a + 0x6d2b79f5) >>> 0;
+    let t = a;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+/** Orders ids of both kinds: `<prefix>-<seq>` (memory) and `<ms>-<seq>` (Redis Stream). */
+function idKey(id) {
+  const parts = id.split('-');
+  const seq = Number(parts.at(-1));
+  const ms = parts.length === 2 && /^\d+$/.test(parts[0]) ? Number(parts[0]) : 0;
+  return [ms, seq];
+}
+function after(a, b) {
+  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
+}
+
+class Client {
+  constructor(index, random) {
+    this.index = index;
+    this.random = random;
+    this.next = 1;
+    this.count = 0;
+    this.errors = 0;
+    this.firstError = '';
+    this.lastKey = [-1, -1];
+    this.lastId = undefined;
+    this.reconnects = 0;
+    this.stream = undefined;
+    this.onEvent = (event) => this.take(event);
+  }
+
+  take(event) {
+    const n = parseInt(event.data.slice(event.data.indexOf(' ') + 1), 10);
+    const key = event.id === undefined ? undefined : idKey(event.id);
+    if (event.event !== 'message' || n !== this.next || key === undefined || !after(key, this.lastKey)) {
+      this.errors++;
+      this.firstError ||= `client ${this.index}: event=${event.event} expected ${this.next}, got ${n} (id ${event.id}, reconnect ${this.reconnects})`;
+    }
+    if (Number.isFinite(n)) this.next = n + 1;
+    if (key) this.lastKey = key;
+    this.count++;
+  }
+
+  async connect(port) {
+    this.stream = await openStream(port, '/events', { lastEventId: this.lastId, onEvent: this.onEvent });
+    if (this.stream.status !== 200) throw new Error(`client ${this.index}: status ${this.stream.status}`);
+  }
+
+  /** Drops the connection; remembers the last complete event, as EventSource does. */
+  async drop() {
+    const stream = this.stream;
+    this.stream = undefined;
+    stream.close(this.random() < 0.5 ? 'reset' : 'destroy');
+    await stream.closed;
+    this.lastId = stream.lastId ?? this.lastId;
+  }
+}
+
+async function run(backend) {
+  return Report.run(`exactly-once (${backend}, ${opts.adapter}): ${opts.clients} clients, ${opts.rate} events/s for ${opts.seconds} s`, 240_000, async (report) => {
+    const total = Math.round(opts.rate * opts.seconds);
+    const retained = Math.max(1000, Math.round(opts.rate * opts.window));
+    const servers = [];
+    if (backend === 'redis') {
+      const redis = await startRedis();
+      report.onCleanup(() => redis.close());
+      const config = { adapter: opts.adapter, backend: 'redis', redisPort: redis.port, redisStream: `stress:{once}:${Date.now()}`, redisMaxLen: retained, resetEvent: true };
+      servers.push(await startServer(config), await startServer(config));
+      report.figure('redis-server port', redis.port);
+    } else {
+      servers.push(await startServer({ adapter: opts.adapter, replayEvents: retained, resetEvent: true }));
+    }
+    for (const server of servers) report.onCleanup(() => server.close());
+    report.figure('replay window', `${retained} events (${(retained / opts.rate).toFixed(0)} s at ${opts.rate}/s)`);
+
+    const random = prng(opts.seed);
+    const pick = () => servers[Math.floor(random() * servers.length)].port;
+    const clients = Array.from({ length: opts.clients }, (_, i) => new Client(i, prng(opts.seed * 7919 + i)));
+    report.onCleanup(() => clients.forEach((c) => c.stream?.close()));
+    await pool(clients.length, 50, (i) => clients[i].connect(pick()));
+    await until(async () => {
+      const counts = await Promise.all(servers.map(async (s) => (await s.stats()).hubConnections));
+      return counts.reduce((a, b) => a + b, 0) === clients.length;
+    }, 10_000, 'every client registered');
+
+    let done;
+    servers[0].next('done', opts.seconds * 1000 + 60_000).then((m) => (done = m));
+    await servers[0].request({ cmd: 'broadcast', rate: opts.rate, total, payloadBytes: opts.payload, batchMs: 10 }, 'ok');
+
+    let reconnectFailures = 0;
+    let firstReconnectFailure = '';
+    const loops = clients.map(async (client) => {
+      const r = client.random;
+      while (done === undefined) {
+        await new Promise((resolve) => setTimeout(resolve, 200 + r() * 1800));
+        if (done !== undefined) break;
+        await client.drop();
+        await new Promise((resolve) => setTimeout(resolve, r() * 1000));
+        client.reconnects++;
+        try {
+          await client.connect(pick());
+        } catch (error) {
+          reconnectFailures++;
+          firstReconnectFailure ||= String(error?.message ?? error);
+          return;
+        }
+      }
+    });
+    await until(() => done !== undefined, opts.seconds * 1000 + 60_000, 'end of the broadcast', 100);
+    await Promise.all(loops);
+    await until(() => clients.every((c) => c.next > total || c.errors > 0), 30_000, 'every client to read the last event', 100).catch((error) => {
+      const behind = clients.filter((c) => c.next <= total);
+      throw new Error(`${error.message}: ${behind.length} behind, first at ${behind[0]?.next} after ${behind[0]?.reconnects} reconnects`);
+    });
+
+    const reconnects = clients.reduce((a, c) => a + c.reconnects, 0);
+    const received = clients.reduce((a, c) => a + c.count, 0);
+    report.figure('events broadcast', `${done.total} in ${(done.elapsedMs / 1000).toFixed(1)} s (${Math.round(done.total / (done.elapsedMs / 1000))}/s), ${done.failures} failed`);
+    report.figure('reconnects', `${reconnects} (${(reconnects / clients.length).toFixed(1)} per client)`);
+    report.figure('events received', `${received} (expected ${total * clients.length})`);
+    const stats = await Promise.all(servers.map((s) => s.stats()));
+    const gaps = stats.reduce((a, s) => a + s.opened.gaps, 0);
+    report.figure('streams opened on the server(s)', stats.map((s) => s.opened.count).join(' + '));
+    report.check('every reconnect got a 200', reconnectFailures === 0, firstReconnectFailure);
+    const bad = clients.filter((c) => c.errors > 0 || c.count !== total);
+    report.check(
+      `every client got events 1..${total} exactly once, in id order`,
+      bad.length === 0,
+      bad.length ? `${bad.length} bad; first: ${bad[0].firstError || `count ${bad[0].count}`}` : '',
+    );
+    report.check('no replay gap reported', gaps === 0, `gaps: ${gaps}`);
+    report.check('no slow or error closes', stats.every((s) => s.closes.slow === 0 && s.closes.error === 0), stats.map((s) => JSON.stringify(s.closes)).join(' '));
+    report.check('no process warnings on the server(s)', stats.every((s) => s.warnings.length === 0), stats.flatMap((s) => s.warnings).join('; '));
+  });
+}
+
+let failures = 0;
+for (const backend of opts.backends.split(',')) {
+  if (backend === 'redis' && !(await isAvailable('redis'))) {
+    console.log('\n=== exactly-once (redis): skipped, @ssekit/redis is not built');
+    continue;
+  }
+  const report = await run(backend);
+  failures += report.failures.length;
+}
+process.exitCode = failures === 0 ? 0 : 1;
