@@ -194,6 +194,9 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       } finally {
         pending--;
       }
+      // close() may have run while an async provider was opening the stream: the headers are
+      // out, so end it like the others rather than leave it open after shutdown.
+      if (closing) connection.close({ retryMs: shutdownRetryMs });
       if (connection.closed) {
         release(ip);
       } else {

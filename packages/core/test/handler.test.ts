@@ -1,9 +1,11 @@
 import {
+  DefaultProvider,
   Hub,
   SseHttpError,
   SseOptionsError,
   createSseHandler,
   type Connection,
+  type Provider,
   type SseOptions,
 } from '@ssekit/core';
 import { closeAll, connect, deferred, handlerServer, request, withTimeout } from './helpers';
@@ -190,6 +192,30 @@ describe('close()', () => {
     const late = await request(server.url);
     expect(late.status).toBe(503);
     expect(late.headers['retry-after']).toBe('5');
+  });
+
+  it('a stream still being created by an async provider is closed too', async () => {
+    const gate = deferred();
+    const reached = deferred();
+    const provider: Provider = {
+      async createConnection(req, res, options) {
+        reached.resolve();
+        await gate.promise;
+        return new DefaultProvider().createConnection(req, res, options);
+      },
+    };
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, provider, shutdownRetryMs: 99 });
+    const client = connect(server.url);
+    await withTimeout(reached.promise, 1000, 'the request to reach the provider');
+    const closing = handler.close();
+    gate.resolve();
+    await withTimeout(closing, 500, 'handler.close()');
+    const conn = await opened.next();
+    expect(conn.closeReason).toBe('server');
+    expect(handler.hub.connectionCount()).toBe(0);
+    const rec = await client;
+    await withTimeout(rec.ended, 500, 'end of stream');
+    expect(rec.text).toBe('retry: 99\n\n');
   });
 
   it('the hint defaults to retryMs, then to 1000', async () => {
