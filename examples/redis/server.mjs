@@ -51,12 +51,13 @@ const server = createServer(async (req, res) => {
 });
 
 await broadcaster.ready();
-server.listen(port, () => console.log(`instance on http://localhost:${port} (stream ${broadcaster.stream})`));
+server.listen(port, () => console.log(`instance on http://localhost:${server.address().port} (stream ${broadcaster.stream})`));
 
 async function shutdown() {
   await sse.close();
   await broadcaster.close();
   server.close();
 }
+// Nothing else keeps the process alive: it exits once streams, Redis and the server are closed.
 process.once('SIGINT', shutdown);
 process.once('SIGTERM', shutdown);

@@ -16,6 +16,10 @@ export const FAIL_FAST: Readonly<RedisOptions> = Object.freeze({
   enableOfflineQueue: false,
   autoResendUnfulfilledCommands: false,
   maxRetriesPerRequest: 0,
+  // ioredis arms this timer on every disconnect, even of a socket that is already closed (as
+  // during an outage), and nothing clears it then: at its 2 s default, close() would leave the
+  // process running for 2 s. We only disconnect after QUIT, or to abort a blocked read.
+  disconnectTimeout: 100,
 });
 
 /** A value that can be used as a client (duck-typed, so two copies of ioredis still work). */
@@ -44,6 +48,8 @@ export class Link {
   readonly owned: boolean;
   private everReady: boolean;
   private closing = false;
+  /** Pending {@link Link.nextReady} calls, released by `close()`/`abort()` too. */
+  private readonly waiters = new Set<() => void>();
   private readonly onReady = (): void => {
     this.everReady = true;
   };
@@ -78,18 +84,26 @@ export class Link {
     if (!this.ready) throw unavailable();
   }
 
-  /** Resolves on the next `ready` event, or when the link is closed. */
+  /** Resolves on the next `ready` or `end` event, or when the link is closed. */
   nextReady(): Promise<void> {
-    if (this.ready) return Promise.resolve();
+    if (this.ready || this.closing) return Promise.resolve();
     return new Promise<void>((resolve) => {
       const done = (): void => {
         this.client.off('ready', done);
         this.client.off('end', done);
+        this.waiters.delete(done);
         resolve();
       };
       this.client.on('ready', done);
       this.client.on('end', done);
+      this.waiters.add(done);
     });
+  }
+
+  /** Marks the link closing and releases everyone waiting for it to be ready. */
+  private release(): void {
+    this.closing = true;
+    for (const done of [...this.waiters]) done();
   }
 
   /**
@@ -97,7 +111,7 @@ export class Link {
    * otherwise (or if QUIT hangs) a hard disconnect. A client we do not own is left open.
    */
   async close(timeoutMs: number): Promise<void> {
-    this.closing = true;
+    this.release();
     this.client.off('ready', this.onReady);
     if (!this.owned) return;
     const client = this.client;
@@ -118,7 +132,7 @@ export class Link {
 
   /** Closes the connection now (no QUIT), for the blocked reader. */
   abort(): void {
-    this.closing = true;
+    this.release();
     if (this.owned) this.client.disconnect();
   }
 }

@@ -40,6 +40,24 @@ test('a client passed in stays open; only the reader duplicate is closed', async
   app.disconnect();
 });
 
+test('close() during an outage returns promptly, and a broadcaster that never connected closes too', async () => {
+  const broadcaster = new RedisBroadcaster({ redis: { ...options(), retryStrategy: () => 100 }, onError: () => {} });
+  await broadcaster.ready();
+  await redis.stop();
+  try {
+    const started = Date.now();
+    await broadcaster.close();
+    expect(Date.now() - started).toBeLessThan(1000);
+  } finally {
+    await redis.restart();
+  }
+  const nowhere = new RedisBroadcaster({ redis: { host: '127.0.0.1', port: 1, retryStrategy: () => 100 }, timeoutMs: 200, onError: () => {} });
+  const ready = nowhere.ready();
+  await expect(nowhere.broadcast({ data: 'x' })).rejects.toMatchObject({ code: 'unavailable', stored: false });
+  await nowhere.close();
+  await expect(ready).rejects.toMatchObject({ code: 'unavailable' });
+});
+
 test('keys use a {namespace} hash tag; events are validated before anything is sent', async () => {
   const broadcaster = new RedisBroadcaster({ redis: options(), namespace: 'tenant-1' });
   try {
