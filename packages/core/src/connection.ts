@@ -354,7 +354,17 @@ export class SseConnection implements Connection, HeartbeatMember {
       listener(this.reason, this);
       return;
     }
-    (this.listeners ??= []).push(listener);
+    // Exact-size arrays: push() on an empty array reserves 17 slots, about 150 bytes for each
+    // open stream, most of which hold two listeners (hub and handler).
+    const list = this.listeners;
+    if (list === undefined) {
+      this.listeners = [listener];
+      return;
+    }
+    const next = new Array<CloseListener>(list.length + 1);
+    for (let i = 0; i < list.length; i++) next[i] = list[i]!;
+    next[list.length] = listener;
+    this.listeners = next;
   }
 
   offClose(listener: CloseListener): void {
