@@ -3,7 +3,7 @@
  * Koa alike. Real servers on port 0, real clients, bounded waits.
  */
 import { EventSource } from 'eventsource';
-import { MemoryReplayer, type Connection } from '@ssekit/core';
+import { Hub, MemoryReplayer, type Broadcaster, type Connection } from '@ssekit/core';
 import { adapters, type ContractOptions, type Route, type RunningApp, type StartOptions } from './adapters';
 import { connect, connectStalled, fetchPlain, waitFor, type SseClient } from './client';
 
@@ -252,6 +252,28 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(client.status).toBe(200);
     expect(client.headers['access-control-allow-origin']).toBe('*');
     expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+  });
+
+  test('a hub that fails to register the stream ends it, with no second response on top', async () => {
+    const hub = new Hub();
+    const failing: Broadcaster = {
+      register: () => {
+        throw new Error('registry down');
+      },
+      unregister: (c) => hub.unregister(c),
+      subscribe: (c, t) => hub.subscribe(c, t),
+      unsubscribe: (c, t) => hub.unsubscribe(c, t),
+      broadcast: (e) => hub.broadcast(e),
+      broadcastTo: (t, e) => hub.broadcastTo(t, e),
+      connectionCount: () => hub.connectionCount(),
+      topicCount: (t) => hub.topicCount(t),
+    };
+    const app = await start({ hub: failing });
+    const client = await open(app.url);
+    expect(client.status).toBe(200);
+    await client.waitEnd(1000);
+    expect(app.connections).toEqual([]);
+    expect(app.logs.join('\n')).not.toMatch(/HEADERS_SENT|already sent/i);
   });
 
   test('an error thrown before sse() gets the framework error response', async () => {

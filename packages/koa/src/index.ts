@@ -98,10 +98,10 @@ export function koaSse(options: KoaSseOptions = {}): KoaSseMiddleware {
   const middleware = (ctx: Koa.ExtendableContext, next: Koa.Next): Promise<void> => {
     ctx.sseHub = handler.hub;
     ctx.sse = async (call?: OpenOptions) => {
+      quietDisconnects(ctx);
       try {
         const connection = await handler.open(ctx.req, ctx.res, call, { request: ctx as Koa.Context, ip: ctx.ip });
         ctx.respond = false;
-        quietDisconnects(ctx);
         return connection;
       } catch (error) {
         // Headers already out (a hub that failed to register the stream): the stream has been
