@@ -8,6 +8,7 @@ import {
   SseConnection,
   SseFormatError,
   SseOptionsError,
+  SseWriter,
   createConnection,
   heartbeatStats,
   type CloseReason,
@@ -434,5 +435,65 @@ describe('behind compression middleware', () => {
     await conn.send({ data: 'second' });
     expect((await client.nextEvent(1000)).data).toBe('second');
     expect(flushed.count).toBeGreaterThanOrEqual(3);
+  });
+});
+
+describe('SseWriter', () => {
+  it('writes the headers, events and comments, and ends', async () => {
+    const server = await startServer((req, res) => {
+      const writer = new SseWriter({ req, res });
+      writer.writeHead({ 'X-Extra': '1', 'Content-Type': 'text/plain' });
+      expect(writer.writeEvent({ id: '1', data: 'a\nb' })).toBe(true);
+      writer.writeComment('c');
+      expect(() => writer.writeEvent({ event: 'x\ny' })).toThrow(SseFormatError);
+      writer.end();
+    });
+    const client = await connect(server.url);
+    expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(client.headers['x-extra']).toBe('1');
+    await withTimeout(client.ended, 1000, 'end');
+    expect(client.text).toBe('id: 1\ndata: a\ndata: b\n\n: c\n');
+  });
+});
+
+describe('backpressure and heartbeats', () => {
+  it('a send waiting for drain rejects when the connection closes', async () => {
+    const conns = new Inbox<SseConnection>();
+    const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 0, maxBufferedBytes: 64 * 1024 * 1024 })));
+    const socket = net.connect(server.port, '127.0.0.1');
+    track(() => socket.destroy());
+    socket.write('GET / HTTP/1.1\r\nHost: x\r\n\r\n');
+    socket.pause(); // never reads
+    const conn = await conns.next();
+    const data = 'w'.repeat(64 * 1024);
+    let pending: Promise<void> | undefined;
+    for (let i = 0; i < 2000 && pending === undefined; i++) {
+      const sent = conn.send({ data });
+      // A send that is still pending after a turn of the event loop is waiting for drain.
+      const state = await Promise.race([sent.then(() => 'done'), new Promise((resolve) => setImmediate(resolve, 'waiting'))]);
+      if (state === 'waiting') pending = sent;
+    }
+    expect(pending).toBeDefined();
+    conn.close();
+    await expect(pending).rejects.toEqual(expect.objectContaining({ code: 'closed', reason: 'server' }));
+  });
+
+  it('skips the heartbeat of a connection that sent something during the period', async () => {
+    const conns = new Inbox<SseConnection>();
+    const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 100 })));
+    const busy = await connect(server.url);
+    const busyConn = await conns.next();
+    const idle = await connect(server.url);
+    await conns.next();
+    let n = 0;
+    // Keep the busy one writing far more often than the period until the idle one got 2 heartbeats.
+    const timer = setInterval(() => void busyConn.send({ data: String(++n) }).catch(() => {}), 5);
+    try {
+      for (let i = 0; i < 2; i++) expect(await idle.nextComment(1000)).toBe('');
+    } finally {
+      clearInterval(timer);
+    }
+    expect(busy.comments.items).toEqual([]);
+    expect(busy.events.items.length).toBeGreaterThan(0);
   });
 });

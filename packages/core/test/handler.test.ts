@@ -1,14 +1,16 @@
+import * as http from 'node:http';
 import {
   DefaultProvider,
   Hub,
   SseHttpError,
   SseOptionsError,
   createSseHandler,
+  isClientDisconnected,
   type Connection,
   type Provider,
   type SseOptions,
 } from '@ssekit/core';
-import { closeAll, connect, deferred, handlerServer, request, withTimeout } from './helpers';
+import { closeAll, connect, deferred, handlerServer, request, waitFor, withTimeout } from './helpers';
 
 afterEach(closeAll);
 
@@ -49,6 +51,7 @@ describe('topics', () => {
     ['with DEL', 'a\u007f'],
     ['with a C1 control', 'a\u0085'],
     ['not a string', 42],
+    ['with a lone surrogate', 'a\uD800'],
   ];
 
   it.each(cases)('a topic %s is refused with 400 and nothing written', async (_name, topic) => {
@@ -131,6 +134,39 @@ describe('limits', () => {
     expect((await connect(server.url, { 'x-client': '10.0.0.2' })).status).toBe(200);
     expect((await request(server.url, { 'x-client': '10.0.0.1' })).status).toBe(429);
     expect(await refused.next()).toEqual(expect.objectContaining({ status: 429, headers: { 'Retry-After': '5' } }));
+  });
+});
+
+describe('a client that leaves before its stream opens', () => {
+  it('leaves nothing registered and frees its limits', async () => {
+    const gate = deferred<boolean>();
+    const reached = deferred<http.IncomingMessage>();
+    const { handler, opened, server } = await handlerServer(
+      {
+        heartbeatMs: 0,
+        maxConnections: 1,
+        maxConnectionsPerIp: 1,
+        authorize: (request) => {
+          reached.resolve(request as http.IncomingMessage);
+          return gate.promise;
+        },
+      },
+      () => ({ topics: ['t'] }),
+    );
+    const req = http.request(server.url, { agent: false });
+    req.on('error', () => {});
+    req.end();
+    const serverSide = await withTimeout(reached.promise, 1000, 'authorize');
+    req.destroy();
+    await waitFor(() => isClientDisconnected(serverSide), 1000, 'the server to see the disconnect');
+    gate.resolve(true);
+    const conn = await opened.next();
+    expect(conn.closed).toBe(true);
+    expect(handler.connectionCount()).toBe(0);
+    expect(handler.hub.connectionCount()).toBe(0);
+    expect(handler.hub.topicCount('t')).toBe(0);
+    // Both limits were given back.
+    expect((await connect(server.url)).status).toBe(200);
   });
 });
 
