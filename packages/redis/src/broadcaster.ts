@@ -115,6 +115,11 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed', false);
   }
 
+  /**
+   * Registers a connection on this instance. A connection resuming after an id this instance's
+   * reader has not delivered yet is registered once the reader has caught up to it (bounded by
+   * `timeoutMs`), so the events it already has are not written to it again as live ones.
+   */
   register(connection: Connection): void | Promise<void> {
     const after = normalizeStreamId(connection.lastEventId);
     const position = this.reader.lastId;
@@ -127,14 +132,17 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
     this.local.register(connection);
   }
 
+  /** Removes a connection and its subscriptions on this instance. */
   unregister(connection: Connection): void {
     this.local.unregister(connection);
   }
 
+  /** Subscribes a connection of this instance to `topic` (registering it if needed). */
   subscribe(connection: Connection, topic: string): void {
     this.local.subscribe(connection, topic);
   }
 
+  /** Removes one subscription on this instance. */
   unsubscribe(connection: Connection, topic: string): void {
     this.local.unsubscribe(connection, topic);
   }

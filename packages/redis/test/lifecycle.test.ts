@@ -1,10 +1,11 @@
 /**
  * Ownership and release of Redis connections, option validation, and RedisReplayer.
  */
-import { Hub, SseFormatError, SseOptionsError, type StoredEvent } from '@ssekit/core';
+import { createServer } from 'node:http';
+import { Hub, SseFormatError, SseOptionsError, createSseHandler, type StoredEvent } from '@ssekit/core';
 import { RedisBroadcaster, RedisReplayer } from '@ssekit/redis';
 import { RedisServer } from './redis-server';
-import { eventually } from './sse-client';
+import { SseClient, eventually } from './sse-client';
 
 let redis: RedisServer;
 
@@ -73,6 +74,34 @@ test('keys use a {namespace} hash tag; events are validated before anything is s
     admin.disconnect();
   } finally {
     await broadcaster.close();
+  }
+});
+
+test.each([2, 3] as const)('works over RESP%i: live delivery and replay', async (protocol) => {
+  const broadcaster = new RedisBroadcaster({ redis: { ...options(), protocol }, namespace: `resp${protocol}` });
+  const handler = createSseHandler({ hub: broadcaster, replayer: broadcaster, heartbeatMs: 0 });
+  const server = createServer((req, res) => void handler.open(req, res));
+  try {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+    await broadcaster.ready();
+    const live = await SseClient.connect(url);
+    await eventually(() => broadcaster.connectionCount() === 1, 2000, 'registration');
+    const one = await broadcaster.broadcast({ data: 'one' });
+    const two = await broadcaster.broadcast({ event: 'e', data: 'two' });
+    expect(await live.next(2)).toEqual([
+      { id: one.id, event: undefined, data: 'one' },
+      { id: two.id, event: 'e', data: 'two' },
+    ]);
+    live.close();
+    const resumed = await SseClient.connect(url, one.id);
+    expect(await resumed.next(1)).toEqual([{ id: two.id, event: 'e', data: 'two' }]);
+    resumed.close();
+  } finally {
+    await handler.close();
+    await broadcaster.close();
+    await new Promise((resolve) => server.close(resolve));
   }
 });
 
