@@ -91,6 +91,17 @@ describe.each(transports)('$name', (transport) => {
     expect(conn.closeReason).toBeUndefined();
   });
 
+  it('extra headers are sent, but cannot replace the event-stream ones in any letter case', async () => {
+    const headers = { 'content-type': 'text/plain', 'CACHE-CONTROL': 'max-age=60', 'x-accel-buffering': 'yes', connection: 'close', 'X-Custom': 'kept' };
+    const { server } = await transport.serve({ heartbeatMs: 0, headers });
+    const client = await transport.open(server);
+    expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    expect(client.headers['cache-control']).toBe('no-cache, no-transform');
+    expect(client.headers['x-accel-buffering']).toBe('no');
+    expect(client.headers['connection']).toBe(transport.http2 ? undefined : 'keep-alive');
+    expect(client.headers['x-custom']).toBe('kept');
+  });
+
   it('send, sendComment and setRetry reach the client in order', async () => {
     const { server, conns } = await transport.serve({ heartbeatMs: 0 });
     const client = await transport.open(server);
