@@ -107,6 +107,8 @@ export async function startCoreServer(
 /** A recorded event stream. */
 export interface Recorder {
   status: number;
+  /** The client socket, to end it politely or reset it. */
+  socket: net.Socket;
   headers: http.IncomingHttpHeaders;
   events: EventSourceMessage[];
   /** `retry:` values seen, in order. */
@@ -135,6 +137,7 @@ export function openStream(port: number, path: string, headers: http.OutgoingHtt
         const retries: number[] = [];
         const recorder: Recorder = {
           status: res.statusCode ?? 0,
+          socket: req.socket!,
           headers: res.headers,
           events,
           retries,
