@@ -326,6 +326,28 @@ describe.each(transports)('$name', (transport) => {
     expect((await client.nextEvent()).data).toBe('still open');
   });
 
+  it('pipe() resolves when the client leaves, even if the source then fails', async () => {
+    const { server, conns } = await transport.serve({ heartbeatMs: 0 });
+    const client = await transport.open(server);
+    const conn = await conns.next();
+    const failed = deferred();
+    async function* source(signal: AbortSignal): AsyncGenerator<string> {
+      yield 'one';
+      try {
+        // Work that stops with the client, as fetch(url, { signal }) does: it rejects.
+        await new Promise((_resolve, reject) => signal.addEventListener('abort', () => reject(signal.reason), { once: true }));
+      } finally {
+        failed.resolve();
+      }
+      yield 'unreachable';
+    }
+    const piping = conn.pipe(source(conn.signal));
+    expect((await client.nextEvent()).data).toBe('one');
+    client.destroy();
+    await withTimeout(piping, 200, 'pipe to resolve');
+    await withTimeout(failed.promise, 200, 'the source to stop');
+  });
+
   it('pipe() of a sync iterable resolves when it ends', async () => {
     const { server, conns } = await transport.serve({ heartbeatMs: 0 });
     const client = await transport.open(server);
