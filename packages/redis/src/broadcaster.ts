@@ -98,6 +98,13 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
       blockMs,
       batchSize: settings.batchSize,
       onError,
+      onLost: () => {
+        const open = this.local.connectionCount();
+        // They cannot be sent what was trimmed: end their streams so they come back with
+        // Last-Event-ID, and replay reports the gap instead of the loss going unnoticed.
+        this.local.close();
+        onError(new Error(`the stream reader fell behind the stream's retention (maxLen) and events were trimmed before it read them; closed ${open} local stream(s) so clients resume and learn of the gap`));
+      },
       deliver: (entry) => {
         this.local.deliverEncoded(entryBytes(entry), entry.id, entry.topic);
       },

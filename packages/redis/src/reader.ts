@@ -23,6 +23,11 @@ export interface ReaderOptions {
   readonly deliver: (entry: StreamEntry) => void;
   /** Reports a failure (the loop keeps going). */
   readonly onError: (error: Error) => void;
+  /**
+   * Called when entries this reader had not read yet were trimmed away (it fell more than the
+   * stream's retention behind): local connections missed events that can no longer be sent.
+   */
+  readonly onLost: () => void;
 }
 
 /** Ids delivered recently, to recognise a stream restored from a snapshot that lost its tail. */
@@ -41,6 +46,10 @@ export class StreamReader {
   private readonly options: ReaderOptions;
   private position: string | undefined;
   private resync = true;
+  /** Read the next batch together with a check that the position is still in the stream. */
+  private verify = false;
+  /** The server's run id at the last (re)connection: a change means Redis restarted. */
+  private runId: string | undefined;
   private stopped = false;
   private failures = 0;
   private readonly recent: string[] = [];
@@ -119,9 +128,16 @@ export class StreamReader {
           this.markStarted();
         }
         const from = this.position!;
-        const reply = await this.watch(client.xread('COUNT', batchSize, 'BLOCK', blockMs, 'STREAMS', key, from));
+        let entries: unknown[];
+        if (this.verify) {
+          entries = await this.readVerified(from);
+        } else {
+          entries = xreadEntries(await this.watch(client.xread('COUNT', batchSize, 'BLOCK', blockMs, 'STREAMS', key, from)));
+        }
         this.failures = 0;
-        this.deliverAll(xreadEntries(reply));
+        // A full batch means the reader is behind: check the next read against trimming too.
+        this.verify = entries.length >= batchSize;
+        this.deliverAll(entries);
       } catch (error) {
         if (this.stopped) break;
         this.resync = true;
@@ -145,12 +161,37 @@ export class StreamReader {
    * - otherwise: from the position, skipping nothing.
    */
   private async locate(): Promise<void> {
-    const reply = await this.watch(this.options.link.client.xrevrange(this.options.key, '+', '-', 'COUNT', 1));
+    const client = this.options.link.client;
+    const [info, reply] = await this.watch(Promise.all([client.info('server'), client.xrevrange(this.options.key, '+', '-', 'COUNT', 1)]));
+    const runId = /(?:^|\n)run_id:(\w+)/.exec(String(info))?.[1];
+    const restarted = this.runId !== undefined && runId !== this.runId;
+    this.runId = runId;
     const newest = decodeRange(reply)[0]?.id;
     const position = this.position;
+    this.verify = false;
     if (position === undefined) this.position = newest ?? ZERO_ID;
     else if (newest === undefined) this.position = ZERO_ID;
     else if (compareStreamIds(newest, position) < 0) this.position = this.recentSet.has(newest) ? newest : ZERO_ID;
+    // Same server, same stream: check that nothing after the position was trimmed meanwhile.
+    // After a restart the old entries are gone anyway (or restored as they were), and clients
+    // resuming with old ids learn of it from replay.
+    else this.verify = !restarted && position !== ZERO_ID;
+  }
+
+  /**
+   * A non-blocking read after `from`, atomic with a check that `from` itself is still in the
+   * stream. Trimming removes the oldest entries first, so if `from` is gone, entries after it
+   * may have gone unread: report the loss (then deliver what is left).
+   */
+  private async readVerified(from: string): Promise<unknown[]> {
+    const { link, key, batchSize } = this.options;
+    const results = await this.watch(link.client.multi().xrange(key, from, from).xread('COUNT', batchSize, 'STREAMS', key, from).exec());
+    if (!results) throw new Error('MULTI was aborted');
+    const [[rangeError, range] = [], [readError, reply] = []] = results;
+    if (rangeError) throw rangeError;
+    if (readError) throw readError;
+    if (Array.isArray(range) && range.length === 0 && from !== ZERO_ID) this.options.onLost();
+    return xreadEntries(reply);
   }
 
   private deliverAll(raw: unknown[]): void {

@@ -176,3 +176,51 @@ describe('in one process', () => {
     expect(client.rest()).toEqual([]);
   });
 });
+
+test('a reader that falls behind retention ends its streams, and the clients learn of the gap on resume', async () => {
+  const make = (name: string) =>
+    new RedisBroadcaster({
+      redis: { host: '127.0.0.1', port: redis.port, connectionName: name, retryStrategy: () => 300 },
+      namespace: 'behind',
+      maxLen: 5,
+      exactTrim: true,
+      onError: () => {},
+    });
+  const a = make('behindA');
+  const b = make('behindB');
+  const handler = createSseHandler({ hub: a, replayer: a, heartbeatMs: 0, resetEvent: true });
+  const server = createServer((req, res) => void handler.open(req, res));
+  try {
+    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    const address = server.address();
+    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+    await Promise.all([a.ready(), b.ready()]);
+    const client = await SseClient.connect(url);
+    clients.push(client);
+    await eventually(() => a.connectionCount() === 1, 2000, 'registration');
+    const seen = await b.broadcast({ data: 'seen' });
+    expect((await client.next(1))[0]!.id).toBe(seen.id);
+
+    // A's reader is away (300 ms) while B broadcasts more than the stream retains.
+    const admin = redis.client();
+    try {
+      const list = (await admin.client('LIST')) as string;
+      const id = /(?:^| )id=(\d+)/.exec(list.split('\n').find((line) => / name=behindA:reader /.test(line)) ?? '')?.[1];
+      await admin.call('CLIENT', 'KILL', 'ID', id!);
+    } finally {
+      admin.disconnect();
+    }
+    for (let i = 0; i < 8; i++) await b.broadcast({ data: `lost${i}` });
+
+    await eventually(() => !client.open, 5000, 'A to end its stream');
+    // What A could still read was not delivered as if nothing happened; the client resumes
+    // after its last id and is told of the gap.
+    const resumed = await SseClient.connect(url, seen.id);
+    clients.push(resumed);
+    expect((await resumed.next(1))[0]).toEqual({ id: undefined, event: 'ssekit-reset', data: 'gap' });
+  } finally {
+    await handler.close();
+    await Promise.all([a.close(), b.close()]);
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
