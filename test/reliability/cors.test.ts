@@ -66,7 +66,7 @@ const apps: Record<string, () => Promise<App>> = {
   async koa() {
     const app = new Koa();
     const sse = koaSse({ authorize, heartbeatMs: 0 });
-    app.use(koaCors({ origin: (ctx) => (ALLOWED.includes(ctx.get('Origin')) ? ctx.get('Origin') : ''), credentials: true }));
+    app.use(koaCors({ origin: (ctx: Koa.Context) => (ALLOWED.includes(ctx.get('Origin')) ? ctx.get('Origin') : ''), credentials: true }));
     app.use(sse);
     app.use(async (ctx) => {
       if (ctx.path === '/events') await ctx.sse({ topics: ['news'] });
