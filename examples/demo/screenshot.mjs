@@ -44,7 +44,7 @@ try {
   await page.goto(demo.url);
   await page.locator('#status[data-state="open"]').waitFor({ timeout: 10_000 });
   await page.locator('#chat-name').fill('grace');
-  await page.waitForTimeout(2500); // some ticks for the sparklines
+  await page.waitForTimeout(5000); // some ticks for the sparklines
 
   // Drop the stream; a chat message sent meanwhile comes back with the replayed ticks.
   await page.locator('#drop').click();

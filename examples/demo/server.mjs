@@ -155,6 +155,18 @@ export async function start({ port = Number(process.env.PORT ?? 3000), host, tic
     });
   });
 
+  // Refusals from res.sse() (400 bad topic, 503 while shutting down, ...) and other errors, as
+  // JSON. ssekit's errors carry `status`, `expose` and `headers` (such as `Retry-After`).
+  app.use((error, _req, res, next) => {
+    if (res.headersSent) return next(error);
+    const status = Number.isInteger(error?.status) ? error.status : 500;
+    if (status >= 500 && !error?.expose) log(`Error: ${error?.stack ?? error}`);
+    res
+      .status(status)
+      .set(error?.headers ?? {})
+      .json({ error: status < 500 || error?.expose ? error.message : 'Internal Server Error' });
+  });
+
   const server = createServer(app);
   await new Promise((resolve, reject) => {
     server.once('error', reject);
@@ -168,18 +180,11 @@ export async function start({ port = Number(process.env.PORT ?? 3000), host, tic
   log(`ssekit demo running at ${url}`);
 
   let closing;
-  /** Stops the ticker, ends every stream (with a retry hint), then stops the server. */
+  /** Stops the ticker, ends every stream (with a retry hint), then closes the server. */
   function close() {
-    closing ??= (async () => {
-      clearInterval(ticker);
-      await sse.close();
-      await new Promise((resolve) => {
-        server.close(() => resolve());
-        // Keep-alive sockets of the page's other requests must not hold the shutdown.
-        server.closeIdleConnections();
-        setTimeout(() => server.closeAllConnections(), 2000).unref();
-      });
-    })();
+    clearInterval(ticker);
+    // Stops accepting, ends the streams, drops the keep-alive sockets they leave idle.
+    closing ??= sse.close(server);
     return closing;
   }
 

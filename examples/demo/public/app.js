@@ -29,7 +29,7 @@
 
 const LOG_ROWS = 250;
 const CHAT_ROWS = 50;
-const SPARK_POINTS = 60;
+const SPARK_POINTS = 40;
 
 const params = new URLSearchParams(location.search);
 const topics = (params.get('topics') ?? 'ticker,chat')

@@ -213,6 +213,13 @@ describe('examples/demo in Chromium', () => {
     await expect(sender.locator('#chat-text').inputValue()).resolves.toBe('');
   });
 
+  it('refuses an invalid topic with 400 before opening a stream', async () => {
+    const response = await fetch(`${demo.url}/events?topics=ticker,${'x'.repeat(300)}`);
+    expect(response.status).toBe(400);
+    expect(response.headers.get('content-type')).toMatch(/^application\/json/);
+    expect(await response.json()).toEqual({ error: expect.stringContaining('256 characters') });
+  });
+
   it('unregisters every stream once the pages are closed', async () => {
     reference.close();
     await eventually(() => connectionCount(demo.url), 0);
