@@ -14,7 +14,8 @@ import {
   type SseHandler,
   type StoredEvent,
 } from '@ssekit/core';
-import { FakeConnection, closeAll, connect, handlerServer, parseWire, waitFor, type SseRecorder } from './helpers';
+import { EventSource } from 'eventsource';
+import { FakeConnection, Inbox, closeAll, connect, handlerServer, parseWire, track, waitFor, type SseRecorder } from './helpers';
 
 afterEach(closeAll);
 
@@ -310,5 +311,31 @@ describe('handler with a hub that stores itself', () => {
     const handler: SseHandler = createSseHandler({ hub, replayer, heartbeatMs: 0 });
     expect(handler.hub).toBe(hub);
     expect(handler.replayer).toBe(replayer);
+  });
+});
+
+describe('with an EventSource client', () => {
+  it('reconnects with Last-Event-ID and gets what it missed, once', async () => {
+    const { handler, opened, server } = await handlerServer({ replayer: new MemoryReplayer(100), heartbeatMs: 0, retryMs: 10, resetEvent: true });
+    const source = new EventSource(server.url);
+    track(() => source.close());
+    const received = new Inbox<string>();
+    source.onmessage = (e: MessageEvent) => received.push(e.data as string);
+    source.addEventListener('ssekit-reset', () => received.push('RESET'));
+    const first = await opened.next();
+    await handler.hub.broadcast({ data: '1' });
+    await handler.hub.broadcast({ data: '2' });
+    expect(await received.next(1000)).toBe('1');
+    expect(await received.next(1000)).toBe('2');
+    first.close();
+    await handler.hub.broadcast({ data: '3' }); // nobody is connected
+    const second = await opened.next(2000);
+    const replayer = handler.replayer as MemoryReplayer;
+    expect(second.lastEventId).toBe(`${replayer.prefix}-2`);
+    await handler.hub.broadcast({ data: '4' });
+    expect(await received.next(1000)).toBe('3');
+    expect(await received.next(1000)).toBe('4');
+    expect(received.pending).toBe(0);
+    expect(second.replayGap).toBe(false);
   });
 });
