@@ -11,7 +11,7 @@ import { mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { assertBuilt, recordStream, runExample, type RunningExample, type StreamRecorder } from '../../support/run-example';
+import { assertBuilt, recordStream, runExample, type RunningExample, type StreamRecorder } from '../../support/run-example.js';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [

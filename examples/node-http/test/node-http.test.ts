@@ -1,4 +1,4 @@
-import { assertBuilt, recordStream, runExample, type RunningExample } from '../../support/run-example';
+import { assertBuilt, recordStream, runExample, type RunningExample } from '../../support/run-example.js';
 
 describe('examples/node-http', () => {
   let example: RunningExample;
