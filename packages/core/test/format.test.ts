@@ -67,6 +67,17 @@ describe('round trip through eventsource-parser', () => {
     expect(parsed.events).toEqual([{ id: expected.id, event: expected.event, data: expected.data }]);
   });
 
+  it('every case arrives the same way over a real server', async () => {
+    const server = await startServer((_req, res) => {
+      res.writeHead(200, { 'Content-Type': 'text/event-stream' });
+      for (const [, event] of cases) res.write(formatEvent(event));
+    });
+    const client = await connect(server.url);
+    for (const [, , expected] of cases) {
+      expect(await client.nextEvent()).toEqual({ id: expected.id, event: expected.event, data: expected.data });
+    }
+  });
+
   it('an id-only event does not fire but moves the last event id', () => {
     const wire = Buffer.concat([formatEvent({ id: 'a' }), formatEvent({ id: 'b' }), formatEvent({ data: 'x' })]).toString();
     expect(parseWire(formatEvent({ id: 'b' })).events).toEqual([]);
