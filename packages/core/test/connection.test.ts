@@ -140,7 +140,8 @@ describe.each(transports)('$name', (transport) => {
     const second = Date.now() - started;
     expect(await b.nextComment(1000)).toBe('');
     expect(first).toBeGreaterThanOrEqual(30);
-    expect(second - first).toBeGreaterThanOrEqual(25);
+    // Client-side arrival times: allow for delivery latency of the first one.
+    expect(second - first).toBeGreaterThanOrEqual(20);
     expect(a.text).toMatch(/^(:\n)+$/);
     connA.close();
     expect(heartbeatStats()).toEqual({ timers: 1, members: 1 });

@@ -2,6 +2,7 @@ import * as http from 'node:http';
 import {
   DefaultProvider,
   Hub,
+  MemoryReplayer,
   SseHttpError,
   SseOptionsError,
   createSseHandler,
@@ -10,7 +11,7 @@ import {
   type Provider,
   type SseOptions,
 } from '@ssekit/core';
-import { closeAll, connect, deferred, handlerServer, request, waitFor, withTimeout } from './helpers';
+import { Inbox, closeAll, connect, connectH2, deferred, handlerServer, request, startH2Server, track, waitFor, withTimeout } from './helpers';
 
 afterEach(closeAll);
 
@@ -268,5 +269,33 @@ describe('close()', () => {
     await plain.handler.close();
     await b.ended;
     expect(b.text).toBe('retry: 1000\n\n');
+  });
+});
+
+describe('over HTTP/2', () => {
+  it('opens streams, replays and applies the per-address limit', async () => {
+    const handler = createSseHandler({ heartbeatMs: 0, maxConnectionsPerIp: 1, replayer: new MemoryReplayer(10, 0, { prefix: 'h' }) });
+    track(() => handler.close());
+    const statuses = new Inbox<number>();
+    const server = await startH2Server((req, res) => {
+      handler.open(req, res, { topics: ['t'] }).then(
+        () => statuses.push(200),
+        (error: SseHttpError) => {
+          statuses.push(error.status);
+          res.writeHead(error.status, error.headers).end();
+        },
+      );
+    });
+    await handler.hub.broadcastTo('t', { data: 'one' });
+    await handler.hub.broadcastTo('t', { data: 'two' });
+    const client = await connectH2(server.url, '/', { 'last-event-id': 'h-1' });
+    expect(await statuses.next()).toBe(200);
+    expect(await client.nextEvent()).toEqual({ id: 'h-2', event: undefined, data: 'two' });
+    const second = await connectH2(server.url);
+    expect(await statuses.next()).toBe(429);
+    expect(second.status).toBe(429);
+    expect(second.headers['retry-after']).toBe('5');
+    client.destroy();
+    await waitFor(() => handler.connectionCount() === 0, 1000, 'the stream to close');
   });
 });
