@@ -218,6 +218,14 @@ export class SseConnection implements Connection, HeartbeatMember {
   /** The last write returned false and no `drain` came since. */
   private needDrain = false;
   private held: Held | undefined;
+  /**
+   * An upper bound of the sink's buffered bytes, kept from the exact size last read plus what
+   * each write since can have added, so that the exact size (a chain of getters on the response)
+   * is read only when the bound could pass the limit. Infinity: read it on the next write.
+   */
+  private bufferBound = Infinity;
+  /** Writes since the exact size was last read (it is read at least every 64 writes). */
+  private unchecked = 0;
   private listeners: CloseListener[] | undefined;
   private abort: AbortController | undefined;
   private drainWait: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
@@ -443,13 +451,23 @@ export class SseConnection implements Connection, HeartbeatMember {
   /** Writes bytes, enforcing the slow-client limit. Returns the transport's backpressure bit. */
   private writeRaw(bytes: Uint8Array): boolean {
     if (this.reason !== undefined) return false;
-    const buffered = this.sink.bufferedBytes();
-    // Close rather than buffer without bound. An event larger than the limit still goes to a
-    // client that has read everything before it, so memory stays under limit + one event.
-    if (buffered > 0 && buffered + bytes.length > this.maxBufferedBytes) {
-      this.fail('slow');
-      return false;
+    const size = bytes.length;
+    const overhead = this.sink.writeOverhead;
+    // The bound only ever over-counts (the transport drains in between), so while it stays
+    // within the limit the exact test below cannot fail, and reading the size can be skipped.
+    // A periodic exact read keeps it honest should something else write to the response.
+    if (overhead === undefined || this.bufferBound + size > this.maxBufferedBytes || ++this.unchecked >= 64) {
+      const buffered = this.sink.bufferedBytes();
+      // Close rather than buffer without bound. An event larger than the limit still goes to a
+      // client that has read everything before it, so memory stays under limit + one event.
+      if (buffered > 0 && buffered + size > this.maxBufferedBytes) {
+        this.fail('slow');
+        return false;
+      }
+      this.bufferBound = buffered;
+      this.unchecked = 0;
     }
+    this.bufferBound += size + (overhead ?? 0);
     this.wrote = true;
     const ok = this.sink.write(bytes);
     if (!ok) this.needDrain = true;

@@ -22,6 +22,14 @@ export interface SseSink {
   write(chunk: Uint8Array): boolean;
   /** Bytes accepted but not yet handed to the kernel. */
   bufferedBytes(): number;
+  /**
+   * The most that one {@link SseSink.write} can add to {@link SseSink.bufferedBytes} beyond the
+   * chunk's own length (framing such as HTTP/1 chunk headers), when that is known. A connection
+   * then keeps an upper bound of the buffered size and reads the exact size only when the bound
+   * comes near its limit. Leave it undefined (the exact size is read before every write) when a
+   * layer in between can grow the data by an unknown amount.
+   */
+  readonly writeOverhead?: number | undefined;
   /** Pushes bytes through intermediate layers (compression) when they buffer. */
   flush(): void;
   /** Holds writes until {@link SseSink.uncork}, so several events leave in one syscall. */
@@ -58,6 +66,7 @@ export function nodeSink(req: NodeRequest, res: NodeResponse): SseSink {
  */
 class NodeSink implements SseSink {
   readonly http2: boolean;
+  readonly writeOverhead: number | undefined;
   private readonly req: NodeRequest;
   private readonly res: NodeResponse;
   private readonly h1: ServerResponse | undefined;
@@ -76,6 +85,9 @@ class NodeSink implements SseSink {
     this.h1 = this.http2 ? undefined : (res as ServerResponse);
     // Compression middleware adds `flush()`; without calling it, events sit in the gzip buffer.
     this.hasFlush = typeof (res as unknown as Flushable).flush === 'function';
+    // HTTP/1 chunked framing adds at most 12 bytes a write (8 hex digits and two CRLFs); HTTP/2
+    // counts data only. A compression layer (it adds flush()) may add more: no bound then.
+    this.writeOverhead = this.hasFlush ? undefined : 16;
   }
 
   get destroyed(): boolean {
