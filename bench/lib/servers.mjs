@@ -8,6 +8,8 @@
  * the framework itself costs, so an adapter is compared with raw writes behind the same one.
  */
 import http from 'node:http';
+import { join } from 'node:path';
+import { pathToFileURL } from 'node:url';
 import { builtEntry, importWorkspace } from './workspace.mjs';
 
 const HEADERS = {
@@ -106,7 +108,7 @@ export const SERVERS = {
     framework: 'http',
     needs: '@ssekit/core',
     async create() {
-      const { createSseHandler } = await importWorkspace('@ssekit/core');
+      const { createSseHandler } = await (this.load?.() ?? importWorkspace('@ssekit/core'));
       const sse = createSseHandler();
       const server = http.createServer((req, res) => {
         if (req.url !== '/sse') return notFound(res);
@@ -126,7 +128,7 @@ export const SERVERS = {
     needs: '@ssekit/express',
     async create() {
       const { default: express } = await import('express');
-      const { expressSse } = await importWorkspace('@ssekit/express');
+      const { expressSse } = await (this.load?.() ?? importWorkspace('@ssekit/express'));
       const sse = expressSse();
       const app = express();
       app.use(sse);
@@ -213,6 +215,18 @@ export const SERVERS = {
     },
   },
 };
+
+/*
+ * A/B builds of core: SSEKIT_BENCH_VARIANTS="old=/dir/a,new=/dir/b" adds servers
+ * core-http@old, express@old, ... loading `<dir>/index.mjs` (core) and `<dir>/express.mjs`
+ * (the Express adapter bundled with that core), so two builds are measured in one run.
+ */
+for (const pair of (process.env.SSEKIT_BENCH_VARIANTS ?? '').split(',').filter(Boolean)) {
+  const [tag, dir] = pair.split('=');
+  const load = (file) => import(pathToFileURL(join(dir, file)).href);
+  SERVERS[`core-http@${tag}`] = { ...SERVERS['core-http'], label: `core on node:http (${tag})`, needs: undefined, load: () => load('index.mjs') };
+  SERVERS[`express@${tag}`] = { ...SERVERS.express, label: `@ssekit/express (${tag})`, needs: undefined, load: () => load('express.mjs') };
+}
 
 /** Whether a server can run now (its workspace package is built). */
 export function available(name) {
