@@ -13,6 +13,7 @@ import {
 } from './connection.js';
 import type { MaybePromise, SseEvent } from './event.js';
 import { SseHttpError, SseOptionsError } from './errors.js';
+import { formatEvent } from './format.js';
 import { Hub } from './hub.js';
 import { DefaultProvider, isProvider, type Provider } from './provider.js';
 import { withReplay } from './replay.js';
@@ -140,6 +141,15 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
   const resetEvent = options.resetEvent;
   if (resetEvent !== undefined && typeof resetEvent !== 'boolean' && (typeof resetEvent !== 'object' || resetEvent === null)) {
     throw new SseOptionsError('resetEvent', resetEvent, 'must be a boolean or an event object');
+  }
+  if (typeof resetEvent === 'object') {
+    // Encode it once now: an event that cannot be written would otherwise fail at the first
+    // gap, after the 200 headers, and end that stream.
+    try {
+      formatEvent(resetEvent);
+    } catch (error) {
+      throw new SseOptionsError('resetEvent', resetEvent, `cannot be encoded (${(error as Error).message})`);
+    }
   }
   const hub: Broadcaster = options.hub ?? new Hub({ replayer: replayer as SyncReplayer | undefined });
 

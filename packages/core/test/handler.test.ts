@@ -28,6 +28,7 @@ describe('options', () => {
     ['negative maxConnectionsPerIp', { maxConnectionsPerIp: -2 }],
     ['fractional retryAfterSeconds', { retryAfterSeconds: 1.5 }],
     ['a resetEvent that is a string', { resetEvent: 'reset' as never }],
+    ['a resetEvent that cannot be encoded', { resetEvent: { event: 'reset\nid: 1', data: 'x' } }],
   ])('%s throws SseOptionsError', (_name, options) => {
     expect(() => createSseHandler(options)).toThrow(SseOptionsError);
   });
