@@ -77,7 +77,7 @@ export function track(cleanup: () => unknown): void {
   cleanups.push(cleanup);
 }
 
-/** Closes every client and server opened by the helpers. Call it in `afterEach`. */
+/** Closes every client and server opened in this file. Call it in `afterEach`. */
 export async function closeAll(): Promise<void> {
   while (cleanups.length > 0) {
     const cleanup = cleanups.pop()!;
