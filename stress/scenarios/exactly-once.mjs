@@ -98,7 +98,7 @@ class Client {
 async function run(backend) {
   return Report.run(`exactly-once (${backend}, ${opts.adapter}): ${opts.clients} clients, ${opts.rate} events/s for ${opts.seconds} s`, 240_000, async (report) => {
     const total = Math.round(opts.rate * opts.seconds);
-    const retained = Math.max(1000, Math.round(opts.rate * opts.window));
+    const retained = Math.max(1, Math.round(opts.rate * opts.window));
     const servers = [];
     if (backend === 'redis') {
       const redis = await startRedis();
