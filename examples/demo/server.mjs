@@ -85,7 +85,7 @@ export async function start({ port = Number(process.env.PORT ?? 3000), host, tic
   }, tickMs);
 
   const chat = [];
-  /** Streams by the id the page uses to ask for a drop. */
+  /** Streams by the id the page uses to ask for a drop (a demo: anyone may drop any stream). */
   const clients = new Map();
   let nextClient = 1;
 
@@ -107,7 +107,8 @@ export async function start({ port = Number(process.env.PORT ?? 3000), host, tic
   app.get('/events', async (req, res) => {
     const topics = parseTopics(req.query.topics);
     // Every broadcast numbered up to here was sent before this stream was registered, so this
-    // stream can only have it from the replay. Later ones arrive live.
+    // stream can only have it from the replay. Later ones arrive live. (Nothing can broadcast
+    // in between: res.sse() registers the stream before it waits on any I/O.)
     const liveAfter = n;
     // Validates topics (400), opens the stream, replays after Last-Event-ID, then goes live.
     // If it rejects before the stream opens, Express answers with the error's status.

@@ -6,8 +6,7 @@
  * Chromium is required, never downloaded: `apt-get install -y chromium` (or set
  * CHROMIUM_PATH). Without it this suite fails; it does not skip.
  */
-import { existsSync } from 'node:fs';
-import { mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
