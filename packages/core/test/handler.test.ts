@@ -98,7 +98,7 @@ describe('limits', () => {
     expect(refused.headers['retry-after']).toBe('7');
     expect(handler.connectionCount()).toBe(2);
     a.destroy();
-    await withTimeout(connA.closedPromise(), 100, 'close');
+    await withTimeout(connA.closedPromise(), 1000, 'close');
     expect(handler.connectionCount()).toBe(1);
     const c = await connect(server.url);
     expect(c.status).toBe(200);
@@ -124,7 +124,7 @@ describe('limits', () => {
     expect(refused.status).toBe(429);
     expect(refused.headers['retry-after']).toBe('5');
     a.destroy();
-    await withTimeout(connA.closedPromise(), 100, 'close');
+    await withTimeout(connA.closedPromise(), 1000, 'close');
     expect((await connect(server.url)).status).toBe(200);
     await opened.next();
     expect(handler.connectionCount()).toBe(1);

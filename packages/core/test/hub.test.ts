@@ -299,7 +299,7 @@ describe('with real clients', () => {
     await conns.next();
     expect(hub.connectionCount()).toBe(2);
     a.destroy();
-    await withTimeout(connA.closedPromise(), 100, 'close');
+    await withTimeout(connA.closedPromise(), 100, 'removal within 100 ms');
     expect(hub.connectionCount()).toBe(1);
     expect(hub.topicCount('t')).toBe(1);
     hub.broadcastTo('t', { data: 'still here' });

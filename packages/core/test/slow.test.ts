@@ -238,7 +238,7 @@ describe('isClientDisconnected', () => {
     const { req, conn } = await reqs.next();
     expect(isClientDisconnected(req)).toBe(false);
     client.destroy();
-    await withTimeout(conn.closedPromise(), 100, 'close');
+    await withTimeout(conn.closedPromise(), 1000, 'close');
     expect(isClientDisconnected(req)).toBe(true);
   });
 
@@ -249,7 +249,7 @@ describe('isClientDisconnected', () => {
     const { req, conn } = await reqs.next();
     expect(isClientDisconnected(req)).toBe(false);
     client.destroy();
-    await withTimeout(conn.closedPromise(), 100, 'close');
+    await withTimeout(conn.closedPromise(), 1000, 'close');
     expect(isClientDisconnected(req)).toBe(true);
   });
 });
