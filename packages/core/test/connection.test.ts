@@ -267,10 +267,10 @@ describe.each(transports)('$name', (transport) => {
     const piping = conn.pipe(source());
     expect((await client.nextEvent()).data).toBe('first');
     client.destroy();
-    await withTimeout(piping, 200, 'pipe to return after disconnect');
+    await withTimeout(piping, 1000, 'pipe to return after disconnect');
     expect(conn.closeReason).toBe('client');
     gate.resolve();
-    await withTimeout(finallyRan.promise, 200, 'the generator finally block');
+    await withTimeout(finallyRan.promise, 1000, 'the generator finally block');
     expect(produced).toBe(1);
   });
 
@@ -292,7 +292,7 @@ describe.each(transports)('$name', (transport) => {
     const piping = conn.pipe(source(conn.signal));
     expect((await client.nextEvent()).data).toBe('only');
     client.destroy();
-    await withTimeout(Promise.all([piping, finallyRan.promise]), 200, 'pipe and finally');
+    await withTimeout(Promise.all([piping, finallyRan.promise]), 1000, 'pipe and finally');
   });
 
   it('pipe() rejects when the source throws or yields an unencodable event, and stops the source', async () => {
@@ -345,8 +345,8 @@ describe.each(transports)('$name', (transport) => {
     const piping = conn.pipe(source(conn.signal));
     expect((await client.nextEvent()).data).toBe('one');
     client.destroy();
-    await withTimeout(piping, 200, 'pipe to resolve');
-    await withTimeout(failed.promise, 200, 'the source to stop');
+    await withTimeout(piping, 1000, 'pipe to resolve');
+    await withTimeout(failed.promise, 1000, 'the source to stop');
   });
 
   it('pipe() of a sync iterable resolves when it ends', async () => {
