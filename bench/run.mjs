@@ -30,7 +30,7 @@ const SERVER_FILE = join(here, 'lib', 'server.mjs');
 const CLIENT_FILE = join(here, 'lib', 'client.mjs');
 
 const ALL_CELLS = ['100x50', '100x200', '100x1000', '1000x50', '1000x200', '1000x1000', '5000x50', '5000x200', '5000x1000'];
-const QUICK = { servers: ['raw-http', 'core-http', 'better-sse', 'express', 'fastify', 'koa'], cells: ['1000x50', '1000x200'], runs: 1, duration: 1, warmup: 0.3, memory: 2000 };
+const QUICK = { servers: ['raw-http', 'core-http', 'express', 'better-sse'], cells: ['1000x50', '1000x200'], runs: 1, duration: 1, warmup: 0.3, memory: 2000 };
 
 const HELP = `Usage: node bench/run.mjs [flags]
   --servers a,b,...   servers to run (default: all that are built)
