@@ -69,6 +69,7 @@ const COLUMNS = [
   ['p99 ms', (m) => num(m.p99)],
   ['max ms', (m) => num(m.max)],
   ['srv RSS MB', (m) => num(m.serverRssMB, 0)],
+  ['closed', (m) => String(Math.round(m.closedEarly ?? 0))],
   ['client ELU', (m) => num(m.clientEluMax, 2)],
 ];
 
@@ -159,45 +160,50 @@ const PALETTE = {
 const xml = (s) => String(s).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');
 
 /** One grouped bar panel: a group per cell, a bar per server. */
-function panel({ x, y, width, height, title, cells, servers, value, log, unit, format }) {
+function panel({ x, y, width, height, title, cells, servers, value, label, log, unit, format, cellLabel, fixedMax, fixedTicks }) {
   const parts = [];
-  const left = 56;
-  const plotW = width - left - 10;
-  const plotH = height - 60;
-  const top = y + 26;
+  const left = 64;
+  const plotW = width - left - 16;
+  const plotH = height - 64;
+  const top = y + 34;
   const values = cells.flatMap((c) => servers.map((s) => value(c, s))).filter((v) => Number.isFinite(v) && v > 0);
-  const maxV = values.length ? Math.max(...values) : 1;
+  const maxV = fixedMax ?? (values.length ? Math.max(...values) * 1.08 : 1);
   const minV = log ? Math.max(Math.min(...values, maxV) / 2, 0.05) : 0;
   const lo = log ? Math.floor(Math.log10(minV)) : 0;
-  const hi = log ? Math.ceil(Math.log10(maxV * 1.05)) : 0;
+  const hi = log ? Math.ceil(Math.log10(maxV)) : 0;
   const scale = (v) => {
     if (!Number.isFinite(v) || v <= 0) return 0;
-    if (log) return Math.max(0, ((Math.log10(v) - lo) / (hi - lo || 1)) * plotH);
-    return (v / (maxV * 1.08)) * plotH;
+    if (log) return Math.max(0, Math.min(plotH, ((Math.log10(v) - lo) / (hi - lo || 1)) * plotH));
+    return Math.min(plotH, (v / maxV) * plotH);
   };
-  parts.push(`<text x="${x + left}" y="${y + 16}" font-size="14" font-weight="600">${xml(title)}</text>`);
-  const ticks = log ? Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * maxV * 1.08);
+  parts.push(`<text x="${x + left}" y="${y + 18}" font-size="14" font-weight="600">${xml(title)}</text>`);
+  const ticks = fixedTicks ?? (log ? Array.from({ length: hi - lo + 1 }, (_, i) => 10 ** (lo + i)) : [0, 0.25, 0.5, 0.75, 1].map((f) => f * maxV));
   for (const t of ticks) {
     const ty = top + plotH - scale(t || 0);
     parts.push(`<line x1="${x + left}" x2="${x + left + plotW}" y1="${ty.toFixed(1)}" y2="${ty.toFixed(1)}" stroke="#e5e7eb"/>`);
     parts.push(`<text x="${x + left - 6}" y="${(ty + 4).toFixed(1)}" font-size="10" text-anchor="end" fill="#374151">${xml(format(t))}</text>`);
   }
-  parts.push(`<text x="${x + 12}" y="${top + plotH / 2}" font-size="10" fill="#374151" transform="rotate(-90 ${x + 12} ${top + plotH / 2})" text-anchor="middle">${xml(unit)}</text>`);
+  parts.push(`<text x="${x + 14}" y="${top + plotH / 2}" font-size="10" fill="#374151" transform="rotate(-90 ${x + 14} ${top + plotH / 2})" text-anchor="middle">${xml(unit)}</text>`);
   const groupW = plotW / cells.length;
-  const barW = Math.max(2, Math.min(18, (groupW - 12) / servers.length));
+  const barW = Math.max(3, Math.min(22, (groupW - 16) / servers.length));
   cells.forEach((cell, ci) => {
     const gx = x + left + ci * groupW + (groupW - barW * servers.length) / 2;
     servers.forEach((s, si) => {
       const v = value(cell, s);
       const h = scale(v);
       const bx = gx + si * barW;
+      const cx = bx + (barW - 1) / 2;
       if (Number.isFinite(v)) {
-        parts.push(`<rect x="${bx.toFixed(1)}" y="${(top + plotH - h).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[s] ?? '#000'}"><title>${xml(`${s} ${cell}: ${format(v)} ${unit}`)}</title></rect>`);
+        parts.push(`<rect x="${bx.toFixed(1)}" y="${(top + plotH - h).toFixed(1)}" width="${(barW - 1).toFixed(1)}" height="${h.toFixed(1)}" fill="${PALETTE[s] ?? '#000'}"><title>${xml(`${s} ${cell}: ${label(cell, s)}`)}</title></rect>`);
+        if (barW >= 9) {
+          const ty = top + plotH - h - 4;
+          parts.push(`<text x="${cx.toFixed(1)}" y="${ty.toFixed(1)}" font-size="9" fill="#111827" transform="rotate(-90 ${cx.toFixed(1)} ${ty.toFixed(1)})" dominant-baseline="middle">${xml(label(cell, s))}</text>`);
+        }
       } else {
-        parts.push(`<text x="${(bx + barW / 2).toFixed(1)}" y="${top + plotH - 2}" font-size="9" text-anchor="middle" fill="#dc2626">x</text>`);
+        parts.push(`<text x="${cx.toFixed(1)}" y="${top + plotH - 3}" font-size="9" text-anchor="middle" fill="#dc2626">x</text>`);
       }
     });
-    parts.push(`<text x="${(x + left + ci * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 16}" font-size="11" text-anchor="middle">${xml(cell)}</text>`);
+    parts.push(`<text x="${(x + left + ci * groupW + groupW / 2).toFixed(1)}" y="${top + plotH + 16}" font-size="11" text-anchor="middle">${xml(cellLabel(cell))}</text>`);
   });
   parts.push(`<line x1="${x + left}" x2="${x + left + plotW}" y1="${top + plotH}" y2="${top + plotH}" stroke="#111827"/>`);
   return parts.join('\n');
@@ -206,21 +212,40 @@ function panel({ x, y, width, height, title, cells, servers, value, log, unit, f
 export function renderSvg(result) {
   const cells = result.options.cells;
   const servers = result.options.servers;
-  const width = Math.max(720, 110 + cells.length * (servers.length * 14 + 24));
-  const panelH = 260;
-  const legendH = 24 + Math.ceil(servers.length / 4) * 18;
-  const height = 40 + panelH * 2 + legendH;
-  const v = (key) => (cell, s) => med(result, cell, s)?.[key];
+  const width = Math.max(960, 96 + cells.length * (servers.length * 22 + 28));
+  const panelH = 300;
+  const perRow = 3;
+  const legendH = 16 + Math.ceil(servers.length / perRow) * 20;
+  const height = 64 + panelH * 2 + legendH;
+  const m = (cell, s) => med(result, cell, s);
+  const expected = (cell) => cell.split('x').reduce((a, b) => a * Number(b), 1);
+  const o = result.options;
   const body = [
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
-    `<text x="16" y="24" font-size="16" font-weight="700">ssekit broadcast benchmark (N streams x M events/s; median of ${result.options.runs} run(s), ${result.options.duration} s each)</text>`,
-    panel({ x: 0, y: 36, width, height: panelH, title: 'Delivered events per second (higher is better)', cells, servers, value: v('deliveredPerSec'), log: false, unit: 'events/s', format: (t) => (t >= 1e6 ? `${(t / 1e6).toFixed(1)}M` : `${(t / 1e3).toFixed(0)}k`) }),
-    panel({ x: 0, y: 36 + panelH, width, height: panelH, title: 'p99 latency from scheduled send time (lower is better, log scale)', cells, servers, value: v('p99'), log: true, unit: 'ms', format: (t) => (t >= 1 ? String(Math.round(t)) : String(t)) }),
+    `<text x="16" y="24" font-size="17" font-weight="700">ssekit broadcast benchmark: N streams x M events/s of ~100-byte JSON</text>`,
+    `<text x="16" y="44" font-size="12" fill="#374151">${xml(`median of ${o.runs} run(s) x ${o.duration} s per cell; ${result.machine.cpus} CPUs, node ${result.machine.node}; servers, clients and load generator on one machine`)}</text>`,
+    panel({
+      x: 0, y: 56, width, height: panelH, cells, servers, log: false, fixedMax: 1.3, fixedTicks: [0, 0.25, 0.5, 0.75, 1, 1.25],
+      title: 'Throughput: delivered events/s as a share of N x M (higher is better; bar labels in events/s)',
+      value: (cell, s) => m(cell, s)?.deliveredPerSec / expected(cell),
+      label: (cell, s) => kilo(m(cell, s)?.deliveredPerSec),
+      unit: 'share of N x M', format: (t) => `${Math.round(t * 100)}%`,
+      cellLabel: (cell) => `${cell} (${kilo(expected(cell))}/s)`,
+    }),
+    panel({
+      x: 0, y: 56 + panelH, width, height: panelH, cells, servers, log: true,
+      title: 'p99 latency from the scheduled send time (lower is better, log scale)',
+      value: (cell, s) => m(cell, s)?.p99,
+      label: (cell, s) => `${num(m(cell, s)?.p99, m(cell, s)?.p99 < 10 ? 1 : 0)} ms`,
+      unit: 'ms', format: (t) => (t >= 1 ? String(Math.round(t)) : String(t)),
+      cellLabel: (cell) => cell,
+    }),
   ];
+  const colW = Math.floor((width - 32) / perRow);
   servers.forEach((s, i) => {
-    const lx = 16 + (i % 4) * Math.floor((width - 32) / 4);
-    const ly = 36 + panelH * 2 + 14 + Math.floor(i / 4) * 18;
-    body.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[s] ?? '#000'}"/><text x="${lx + 18}" y="${ly}" font-size="12">${xml(result.labels?.[s] ?? s)}</text>`);
+    const lx = 16 + (i % perRow) * colW;
+    const ly = 56 + panelH * 2 + 18 + Math.floor(i / perRow) * 20;
+    body.push(`<rect x="${lx}" y="${ly - 10}" width="12" height="12" fill="${PALETTE[s] ?? '#000'}"/><text x="${lx + 18}" y="${ly}" font-size="12">${xml(`${s}: ${result.labels?.[s] ?? s}`)}</text>`);
   });
   return `<svg xmlns="http://www.w3.org/2000/svg" width="${width}" height="${height}" viewBox="0 0 ${width} ${height}" font-family="system-ui, -apple-system, Segoe UI, sans-serif">\n${body.join('\n')}\n</svg>\n`;
 }
