@@ -10,7 +10,7 @@
  *
  * Scenario options (defaults are the full size):
  *   slow          --adapter core|express|fastify|koa --clients 1000 --stalled 10 --seconds 20
- *                 --feedRate 50 --bulkRate 200 --bulkPayload 2048 --maxBuffered 262144
+ *                 --feedRate 50 --bulkRate 200 --bulkPayload 2048 --maxBuffered 1048576
  *   churn         --adapters core,express,fastify,koa --cycles 10000 --concurrency 50
  *                 --heapBound 1048576
  *   exactly-once  --backends memory,redis --adapter core --clients 50 --rate 1000 --seconds 15
