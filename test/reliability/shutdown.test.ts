@@ -12,7 +12,7 @@ import { closeAll, onCleanup, openStream, rawRequest, waitFor, withTimeout, type
 afterEach(closeAll);
 
 const SHUTDOWN_RETRY_MS = 2500;
-const options = { shutdownRetryMs: SHUTDOWN_RETRY_MS, heartbeatMs: 0, maxBufferedBytes: 256 * 1024 * 1024 };
+const options = { shutdownRetryMs: SHUTDOWN_RETRY_MS, shutdownGraceMs: 500, heartbeatMs: 0, maxBufferedBytes: 256 * 1024 * 1024 };
 
 interface Target {
   port: number;
@@ -96,15 +96,57 @@ async function checkShutdown(target: Target): Promise<void> {
   await expect(openStream(target.port, '/events')).rejects.toThrow(/ECONNREFUSED/);
 }
 
+/**
+ * A client that is behind (bytes still queued for it in user space) but reading: the shutdown
+ * must let those bytes and the final hint reach it, not cut the stream short.
+ */
+async function checkBehindClient(target: Target): Promise<void> {
+  const behind = rawRequest(target.port, 'GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
+  await waitFor(() => behind.received().length > 0, 2000, 'the client to open');
+  behind.socket.pause();
+  await waitFor(() => target.connections.length === 1, 2000, 'the connection');
+  const connection = target.connections[0]!;
+  const chunk = 'y'.repeat(64 * 1024);
+  for (let sent = 0; connection.bufferedBytes === 0 && sent < 256; sent++) {
+    await target.hub.broadcastTo('t', { data: chunk });
+    await new Promise((resolve) => setImmediate(resolve));
+  }
+  expect(connection.bufferedBytes).toBeGreaterThan(0);
+
+  const shutdown = target.shutdown();
+  behind.socket.resume();
+  await withTimeout(shutdown, 5000, 'the shutdown to resolve');
+  const text = (await withTimeout(behind.response, 5000, 'the stream to end')).toString('latin1');
+  // The chunked body ends cleanly, and the last field is the hint.
+  expect(text.endsWith('0\r\n\r\n')).toBe(true);
+  expect(text).toContain(`retry: ${SHUTDOWN_RETRY_MS}\n\n`);
+}
+
 test('core handler with closeServerAndStreams', async () => {
   await checkShutdown(await coreTarget());
 });
 
-test.each(adapters.map((a) => [a.name, a] as const))('%s', async (_name, adapter) => {
-  const app = await adapter.start(options, async ({ sse }) => {
-    await sse({ topics: ['t'] });
+test('core handler: a client that is behind still gets its last bytes and the hint', async () => {
+  await checkBehindClient(await coreTarget());
+});
+
+describe.each(adapters.map((a) => [a.name, a] as const))('%s', (_name, adapter) => {
+  async function start(): Promise<Target> {
+    const app = await adapter.start(options, async ({ sse }) => {
+      await sse({ topics: ['t'] });
+    });
+    onCleanup(async () => {
+      await app.close();
+      expect(app.logs).toEqual([]);
+    });
+    return { port: Number(new URL(app.url).port), hub: app.hub, connections: app.connections, shutdown: () => app.shutdown() };
+  }
+
+  test('every stream ends with the hint, no socket left', async () => {
+    await checkShutdown(await start());
   });
-  onCleanup(() => app.close());
-  await checkShutdown({ port: Number(new URL(app.url).port), hub: app.hub, connections: app.connections, shutdown: () => app.shutdown() });
-  expect(app.logs).toEqual([]);
+
+  test('a client that is behind still gets its last bytes and the hint', async () => {
+    await checkBehindClient(await start());
+  });
 });

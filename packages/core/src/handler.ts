@@ -76,6 +76,13 @@ export interface SseOptions<Req = NodeRequest> {
    * @defaultValue `retryMs`, else 1000
    */
   shutdownRetryMs?: number;
+  /**
+   * How long `close()` waits, per stream, for the bytes still queued for a client that is
+   * behind (the `retry:` hint last) to be handed to the network, in milliseconds. A client
+   * that stopped reading is dropped when this runs out, so it cannot hold a shutdown.
+   * @defaultValue 2000
+   */
+  shutdownGraceMs?: number;
 }
 
 /** Options of one stream, given to `res.sse()`, `reply.sse()` or `ctx.sse()`. */
@@ -138,6 +145,7 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
   const retryAfter = String(checkNonNegativeInt('retryAfterSeconds', options.retryAfterSeconds) ?? 5);
   const shutdownRetryMs =
     checkNonNegativeInt('shutdownRetryMs', options.shutdownRetryMs) ?? connectionOptions.retryMs ?? 1000;
+  const shutdownGraceMs = checkNonNegativeInt('shutdownGraceMs', options.shutdownGraceMs) ?? 2000;
   const resetEvent = options.resetEvent;
   if (resetEvent !== undefined && typeof resetEvent !== 'boolean' && (typeof resetEvent !== 'object' || resetEvent === null)) {
     throw new SseOptionsError('resetEvent', resetEvent, 'must be a boolean or an event object');
@@ -154,6 +162,8 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
   const hub: Broadcaster = options.hub ?? new Hub({ replayer: replayer as SyncReplayer | undefined });
 
   const open = new Set<Connection>();
+  /** Each stream's response, so that `close()` can wait for its last bytes to leave. */
+  const responses = new WeakMap<Connection, NodeResponse>();
   const perIp = new Map<string, number>();
   let pending = 0;
   let closing = false;
@@ -211,6 +221,7 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
         release(ip);
       } else {
         open.add(connection);
+        responses.set(connection, res);
         connection.onClose(() => {
           open.delete(connection);
           release(ip);
@@ -232,7 +243,29 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       const all = [...open];
       for (const connection of all) connection.close({ retryMs: shutdownRetryMs });
       await Promise.all(all.map((c) => c.closedPromise()));
+      // Ended is not yet sent: a client that is behind still has bytes queued, the hint last.
+      // Let them leave before the caller closes the server's sockets (closeIdleConnections
+      // would cut them off); drop the clients that do not read within the grace period.
+      await Promise.all(all.map((c) => whenSent(responses.get(c), shutdownGraceMs)));
     },
   };
 }
 
+/** Resolves once `res` has handed its last byte to the network or closed; destroys it after `ms`. */
+function whenSent(res: NodeResponse | undefined, ms: number): Promise<void> {
+  if (res === undefined || res.destroyed || ('writableFinished' in res && res.writableFinished)) return Promise.resolve();
+  return new Promise((resolve) => {
+    const done = (): void => {
+      clearTimeout(timer);
+      res.off('finish', done);
+      res.off('close', done);
+      resolve();
+    };
+    const timer = setTimeout(() => {
+      res.destroy();
+      done();
+    }, ms);
+    res.on('finish', done);
+    res.on('close', done);
+  });
+}
