@@ -14,7 +14,7 @@
  *   churn         --adapters core,express,fastify,koa --cycles 10000 --concurrency 50
  *                 --heapBound 1048576
  *   exactly-once  --backends memory,redis --adapter core --clients 50 --rate 1000 --seconds 15
- *                 --window 60 --seed 1
+ *                 --window 60 --seed 1 --topics 2
  *
  * Everything listens on 127.0.0.1 and every child is stopped at the end. Packages must be
  * built first (`npx -y pnpm@12.4.2 -r build`); adapters and Redis are skipped when not built.

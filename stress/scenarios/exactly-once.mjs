@@ -2,6 +2,9 @@
  * Exactly-once under reconnects: clients drop and come back at random while events are
  * broadcast at a steady rate; each must receive every event exactly once, in id order.
  *
+ * Half the events are broadcast to everyone, half to one of `--topics` topics; each client
+ * subscribes to one topic, so replay has to pick its events out of the others'.
+ *
  * Every client is connected before the broadcast starts, then loops: stay connected for a
  * random 0.2-2 s, drop (TCP reset or plain close, at random), stay away for a random 0-1 s,
  * reconnect with `Last-Event-ID` set to the id of its last complete event. The time away is
@@ -28,6 +31,7 @@ const opts = options({
   window: { default: 60 }, // seconds of events the replayer retains
   payload: { default: 64 },
   seed: { default: 1 },
+  topics: { default: 2 },
 });
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be repeated with `--seed`. */
@@ -54,10 +58,11 @@ function after(a, b) {
 }
 
 class Client {
-  constructor(index, random) {
+  constructor(index, random, topic) {
     this.index = index;
     this.random = random;
-    this.next = 1;
+    this.topic = topic;
+    this.next = { '*': 1, [topic]: 1 };
     this.count = 0;
     this.errors = 0;
     this.firstError = '';
@@ -69,19 +74,30 @@ class Client {
   }
 
   take(event) {
-    const n = parseInt(event.data.slice(event.data.indexOf(' ') + 1), 10);
+    const space = event.data.indexOf(' ');
+    const label = event.data.slice(0, space);
+    const n = parseInt(event.data.slice(space + 1), 10);
     const key = event.id === undefined ? undefined : idKey(event.id);
-    if (event.event !== 'message' || n !== this.next || key === undefined || !after(key, this.lastKey)) {
+    if (event.event !== 'message' || n !== this.next[label] || key === undefined || !after(key, this.lastKey)) {
       this.errors++;
-      this.firstError ||= `client ${this.index}: event=${event.event} expected ${this.next}, got ${n} (id ${event.id}, reconnect ${this.reconnects})`;
+      this.firstError ||= `client ${this.index} (${this.topic}): event=${event.event} ${label}: expected ${this.next[label]}, got ${n} (id ${event.id}, reconnect ${this.reconnects})`;
     }
-    if (Number.isFinite(n)) this.next = n + 1;
+    if (Number.isFinite(n) && label in this.next) this.next[label] = n + 1;
     if (key) this.lastKey = key;
     this.count++;
   }
 
+  /** True once every event of its topics arrived (`totals`: events per label). */
+  complete(totals) {
+    return Object.keys(this.next).every((label) => this.next[label] > totals[label]);
+  }
+
+  expected(totals) {
+    return totals['*'] + totals[this.topic];
+  }
+
   async connect(port) {
-    this.stream = await openStream(port, '/events', { lastEventId: this.lastId, onEvent: this.onEvent });
+    this.stream = await openStream(port, `/events?topic=${this.topic}`, { lastEventId: this.lastId, onEvent: this.onEvent });
     if (this.stream.status !== 200) throw new Error(`client ${this.index}: status ${this.stream.status}`);
   }
 
@@ -98,6 +114,10 @@ class Client {
 async function run(backend) {
   return Report.run(`exactly-once (${backend}, ${opts.adapter}): ${opts.clients} clients, ${opts.rate} events/s for ${opts.seconds} s`, 240_000, async (report) => {
     const total = Math.round(opts.rate * opts.seconds);
+    // Half untargeted, half spread over the topics.
+    const topics = Array.from({ length: opts.topics }, (_, i) => `t${i}`);
+    const totals = { '*': Math.round(total / 2) };
+    for (const t of topics) totals[t] = Math.round(total / 2 / topics.length);
     const retained = Math.max(1, Math.round(opts.rate * opts.window));
     const servers = [];
     if (backend === 'redis') {
@@ -114,7 +134,7 @@ async function run(backend) {
 
     const random = prng(opts.seed);
     const pick = () => servers[Math.floor(random() * servers.length)].port;
-    const clients = Array.from({ length: opts.clients }, (_, i) => new Client(i, prng(opts.seed * 7919 + i)));
+    const clients = Array.from({ length: opts.clients }, (_, i) => new Client(i, prng(opts.seed * 7919 + i), topics[i % topics.length]));
     report.onCleanup(() => clients.forEach((c) => c.stream?.close()));
     await pool(clients.length, 50, (i) => clients[i].connect(pick()));
     await until(async () => {
@@ -123,8 +143,19 @@ async function run(backend) {
     }, 10_000, 'every client registered');
 
     let done;
-    servers[0].next('done', opts.seconds * 1000 + 60_000).then((m) => (done = m));
-    await servers[0].request({ cmd: 'broadcast', rate: opts.rate, total, payloadBytes: opts.payload, batchMs: 10 }, 'ok');
+    const finished = [];
+    const labels = Object.keys(totals);
+    for (const label of labels) {
+      servers[0].next('done', opts.seconds * 1000 + 60_000).then((m) => {
+        finished.push(m);
+        if (finished.length === labels.length) done = finished;
+      });
+    }
+    for (const label of labels) {
+      const rate = (opts.rate * totals[label]) / total;
+      const topic = label === '*' ? undefined : label;
+      await servers[0].request({ cmd: 'broadcast', topic, rate, total: totals[label], payloadBytes: opts.payload, batchMs: 10 }, 'ok');
+    }
 
     let reconnectFailures = 0;
     let firstReconnectFailure = '';
@@ -147,23 +178,27 @@ async function run(backend) {
     });
     await until(() => done !== undefined, opts.seconds * 1000 + 60_000, 'end of the broadcast', 100);
     await Promise.all(loops);
-    await until(() => clients.every((c) => c.next > total || c.errors > 0), 30_000, 'every client to read the last event', 100).catch((error) => {
-      const behind = clients.filter((c) => c.next <= total);
-      throw new Error(`${error.message}: ${behind.length} behind, first at ${behind[0]?.next} after ${behind[0]?.reconnects} reconnects`);
+    await until(() => clients.every((c) => c.complete(totals) || c.errors > 0), 30_000, 'every client to read the last event', 100).catch((error) => {
+      const behind = clients.filter((c) => !c.complete(totals));
+      throw new Error(`${error.message}: ${behind.length} behind, first at ${JSON.stringify(behind[0]?.next)} after ${behind[0]?.reconnects} reconnects`);
     });
 
     const reconnects = clients.reduce((a, c) => a + c.reconnects, 0);
     const received = clients.reduce((a, c) => a + c.count, 0);
-    report.figure('events broadcast', `${done.total} in ${(done.elapsedMs / 1000).toFixed(1)} s (${Math.round(done.total / (done.elapsedMs / 1000))}/s), ${done.failures} failed`);
+    const sent = done.reduce((a, m) => a + m.total, 0);
+    const elapsed = Math.max(...done.map((m) => m.elapsedMs)) / 1000;
+    const failedBroadcasts = done.reduce((a, m) => a + m.failures, 0);
+    report.figure('events broadcast', `${sent} in ${elapsed.toFixed(1)} s (${Math.round(sent / elapsed)}/s; half to all, half over ${topics.length} topics), ${failedBroadcasts} failed`);
     report.figure('reconnects', `${reconnects} (${(reconnects / clients.length).toFixed(1)} per client)`);
-    report.figure('events received', `${received} (expected ${total * clients.length})`);
+    const expected = clients.reduce((a, c) => a + c.expected(totals), 0);
+    report.figure('events received', `${received} (expected ${expected})`);
     const stats = await Promise.all(servers.map((s) => s.stats()));
     const gaps = stats.reduce((a, s) => a + s.opened.gaps, 0);
     report.figure('streams opened on the server(s)', stats.map((s) => s.opened.count).join(' + '));
     report.check('every reconnect got a 200', reconnectFailures === 0, firstReconnectFailure);
-    const bad = clients.filter((c) => c.errors > 0 || c.count !== total);
+    const bad = clients.filter((c) => c.errors > 0 || c.count !== c.expected(totals));
     report.check(
-      `every client got events 1..${total} exactly once, in id order`,
+      'every client got every event of its topic and every untargeted one, exactly once, in id order',
       bad.length === 0,
       bad.length ? `${bad.length} bad; first: ${bad[0].firstError || `count ${bad[0].count}`}` : '',
     );
