@@ -9,7 +9,7 @@
  *   pnpm stress -- --scenario slow --clients 300 --stalled 5   any scenario option
  *
  * Scenario options (defaults are the full size):
- *   slow          --adapter core|express|fastify|koa --clients 1000 --stalled 10 --seconds 20
+ *   slow          --adapter core|express|fastify|koa --backend memory|redis --clients 1000 --stalled 10 --seconds 20
  *                 --feedRate 50 --bulkRate 200 --bulkPayload 2048 --maxBuffered 1048576
  *   churn         --adapters core,express,fastify,koa --cycles 10000 --concurrency 50
  *                 --heapBound 1048576

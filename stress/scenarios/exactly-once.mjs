@@ -21,6 +21,7 @@ import { Report, options, until, pool } from '../lib/harness.mjs';
 import { startRedis, startServer } from '../lib/procs.mjs';
 import { openStream } from '../lib/sse-client.mjs';
 import { isAvailable } from '../lib/packages.mjs';
+import { FIRST_KEY, idKey, isAfter } from '../lib/ids.mjs';
 
 const opts = options({
   backends: { default: 'memory,redis' },
@@ -46,17 +47,6 @@ function prng(seed) {
   };
 }
 
-/** Orders ids of both kinds: `<prefix>-<seq>` (memory) and `<ms>-<seq>` (Redis Stream). */
-function idKey(id) {
-  const parts = id.split('-');
-  const seq = Number(parts.at(-1));
-  const ms = parts.length === 2 && /^\d+$/.test(parts[0]) ? Number(parts[0]) : 0;
-  return [ms, seq];
-}
-function after(a, b) {
-  return a[0] > b[0] || (a[0] === b[0] && a[1] > b[1]);
-}
-
 class Client {
   constructor(index, random, topic) {
     this.index = index;
@@ -66,7 +56,7 @@ class Client {
     this.count = 0;
     this.errors = 0;
     this.firstError = '';
-    this.lastKey = [-1, -1];
+    this.lastKey = FIRST_KEY;
     this.lastId = undefined;
     this.reconnects = 0;
     this.stream = undefined;
@@ -78,7 +68,7 @@ class Client {
     const label = event.data.slice(0, space);
     const n = parseInt(event.data.slice(space + 1), 10);
     const key = event.id === undefined ? undefined : idKey(event.id);
-    if (event.event !== 'message' || n !== this.next[label] || key === undefined || !after(key, this.lastKey)) {
+    if (event.event !== 'message' || n !== this.next[label] || key === undefined || !isAfter(key, this.lastKey)) {
       this.errors++;
       this.firstError ||= `client ${this.index} (${this.topic}): event=${event.event} ${label}: expected ${this.next[label]}, got ${n} (id ${event.id}, reconnect ${this.reconnects})`;
     }

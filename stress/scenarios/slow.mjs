@@ -20,11 +20,13 @@
  * `node:http` responses paused after the headers.
  */
 import { Report, options, mib, until, pool } from '../lib/harness.mjs';
-import { startServer } from '../lib/procs.mjs';
+import { startRedis, startServer } from '../lib/procs.mjs';
 import { openStream, rawStream, SseParser, splitResponse, dechunk } from '../lib/sse-client.mjs';
+import { FIRST_KEY, idKey, isAfter } from '../lib/ids.mjs';
 
 const opts = options({
   adapter: { default: 'core' },
+  backend: { default: 'memory' }, // memory | redis (RedisBroadcaster as hub and replayer)
   clients: { default: 1000 },
   stalled: { default: 10 },
   bulkReaders: { default: 10 }, // reading clients that also take the bulk topic
@@ -44,7 +46,7 @@ class Checker {
     this.count = 0;
     this.errors = 0;
     this.firstError = '';
-    this.lastSeq = 0;
+    this.lastKey = FIRST_KEY;
     this.onEvent = (event) => this.take(event);
   }
 
@@ -52,13 +54,13 @@ class Checker {
     const space = event.data.indexOf(' ');
     const topic = event.data.slice(0, space);
     const n = parseInt(event.data.slice(space + 1), 10);
-    const seq = event.id === undefined ? NaN : Number(event.id.slice(event.id.lastIndexOf('-') + 1));
-    if (event.event !== 'message' || n !== this.next[topic] || !(seq > this.lastSeq)) {
+    const key = event.id === undefined ? undefined : idKey(event.id);
+    if (event.event !== 'message' || n !== this.next[topic] || key === undefined || !isAfter(key, this.lastKey)) {
       this.errors++;
       this.firstError ||= `event=${event.event} ${topic}: expected ${this.next[topic]}, got ${n} (id ${event.id})`;
     }
     this.next[topic] = n + 1;
-    this.lastSeq = seq;
+    if (key) this.lastKey = key;
     this.count++;
   }
 
@@ -67,11 +69,19 @@ class Checker {
   }
 }
 
-await Report.run(`slow consumers (${opts.adapter}): ${opts.clients} clients, ${opts.stalled} stalled`, 240_000, async (report) => {
+await Report.run(`slow consumers (${opts.adapter}, ${opts.backend}): ${opts.clients} clients, ${opts.stalled} stalled`, 240_000, async (report) => {
   const totals = { feed: Math.round(opts.feedRate * opts.seconds), bulk: Math.round(opts.bulkRate * opts.seconds) };
+  const retained = totals.feed + totals.bulk + 1000;
+  let backend = {};
+  if (opts.backend === 'redis') {
+    const redis = await startRedis();
+    report.onCleanup(() => redis.close());
+    backend = { backend: 'redis', redisPort: redis.port, redisStream: `stress:{slow}:${Date.now()}`, redisMaxLen: retained };
+  }
   const server = await startServer({
     adapter: opts.adapter,
-    replayEvents: totals.feed + totals.bulk + 1000,
+    ...backend,
+    replayEvents: retained,
     maxBufferedBytes: opts.maxBuffered,
     heartbeatMs: 15_000,
   });
