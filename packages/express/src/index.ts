@@ -12,6 +12,7 @@ import {
   closeServerAndStreams,
   createSseHandler,
   type Broadcaster,
+  type Hub,
   type ClosableServer,
   type Connection,
   type OpenOptions,
@@ -25,11 +26,11 @@ import {
 export type ExpressSseOptions = SseOptions<Request>;
 
 /** The middleware returned by {@link expressSse}. */
-export interface ExpressSseMiddleware {
+export interface ExpressSseMiddleware<H extends Broadcaster = Broadcaster> {
   /** Adds `res.sse()` and sets `app.locals.sseHub`, then calls `next()`. */
   (req: Request, res: Response, next: NextFunction): void;
   /** The broadcaster every stream is registered on: broadcast through it. */
-  readonly hub: Broadcaster;
+  readonly hub: H;
   /** Number of streams open through this middleware. */
   connectionCount(): number;
   /**
@@ -82,7 +83,7 @@ declare global {
  * sse.hub.broadcastTo('news', { data: { headline: 'ssekit 0.1' } });
  * ```
  */
-export function expressSse(options: ExpressSseOptions = {}): ExpressSseMiddleware {
+export function expressSse<H extends Broadcaster = Hub>(options: ExpressSseOptions & { hub?: H } = {}): ExpressSseMiddleware<H> {
   const handler = createSseHandler<Request>(options);
 
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
@@ -93,7 +94,8 @@ export function expressSse(options: ExpressSseOptions = {}): ExpressSseMiddlewar
   };
 
   return Object.assign(middleware, {
-    hub: handler.hub,
+    // The hub given in the options, or the in-memory Hub the handler created.
+    hub: handler.hub as H,
     connectionCount: () => handler.connectionCount(),
     close: (server?: ClosableServer) => (server ? closeServerAndStreams(server, handler) : handler.close()),
   });

@@ -40,3 +40,13 @@ expressSse({ hub: {} });
 expressSse({ authorize: () => 'yes' });
 // @ts-expect-error the hub is read-only
 sse.hub = hub;
+
+// Without a hub option the middleware's hub is the in-memory Hub, hooks and all.
+const memory = expressSse();
+memory.hub.onBroadcast = (event) => ({ ...event, data: 'redacted' });
+const delivered = memory.hub.broadcast({ data: 1 });
+const deliveredId: string | undefined = delivered?.id;
+void deliveredId;
+// A hub passed in keeps its own type.
+declare const custom: import('@ssekit/core').Broadcaster & { custom(): void };
+expressSse({ hub: custom }).hub.custom();

@@ -15,6 +15,7 @@ import {
   createSseHandler,
   isClientDisconnected,
   type Broadcaster,
+  type Hub,
   type ClosableServer,
   type Connection,
   type OpenOptions,
@@ -28,11 +29,11 @@ import {
 export type KoaSseOptions = SseOptions<Koa.Context>;
 
 /** The middleware returned by {@link koaSse}. */
-export interface KoaSseMiddleware {
+export interface KoaSseMiddleware<H extends Broadcaster = Broadcaster> {
   /** Adds `ctx.sse()` and `ctx.sseHub`, then runs the downstream middleware. */
   (ctx: Koa.ExtendableContext, next: Koa.Next): Promise<void>;
   /** The broadcaster every stream is registered on: broadcast through it. */
-  readonly hub: Broadcaster;
+  readonly hub: H;
   /** Number of streams open through this middleware. */
   connectionCount(): number;
   /**
@@ -92,7 +93,7 @@ function quietDisconnects(ctx: Koa.ExtendableContext): void {
  * sse.hub.broadcastTo('news', { data: { headline: 'ssekit 0.1' } });
  * ```
  */
-export function koaSse(options: KoaSseOptions = {}): KoaSseMiddleware {
+export function koaSse<H extends Broadcaster = Hub>(options: KoaSseOptions & { hub?: H } = {}): KoaSseMiddleware<H> {
   const handler = createSseHandler<Koa.Context>(options);
 
   const middleware = (ctx: Koa.ExtendableContext, next: Koa.Next): Promise<void> => {
@@ -114,7 +115,8 @@ export function koaSse(options: KoaSseOptions = {}): KoaSseMiddleware {
   };
 
   return Object.assign(middleware, {
-    hub: handler.hub,
+    // The hub given in the options, or the in-memory Hub the handler created.
+    hub: handler.hub as H,
     connectionCount: () => handler.connectionCount(),
     close: (server?: ClosableServer) => (server ? closeServerAndStreams(server, handler) : handler.close()),
   });

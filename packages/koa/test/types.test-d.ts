@@ -44,3 +44,9 @@ typed.use(async (ctx) => {
 koaSse({ heartbeatMs: '15s' });
 // @ts-expect-error hub must be a Broadcaster
 koaSse({ hub: {} });
+
+// Without a hub option the middleware's hub is the in-memory Hub, hooks and all.
+const memoryKoa = koaSse();
+memoryKoa.hub.onBroadcastTo = (_topic, event) => event;
+const topicCount: number = memoryKoa.hub.topicCount('news');
+void topicCount;
