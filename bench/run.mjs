@@ -16,7 +16,7 @@
  *
  * Run `node bench/run.mjs --help` for every flag.
  */
-import { mkdirSync, writeFileSync, copyFileSync } from 'node:fs';
+import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
@@ -245,6 +245,10 @@ async function main() {
   if (opts.servers.length === 0) throw new Error('no server to run');
 
   const startedAt = new Date();
+  const dir = join(here, 'results');
+  mkdirSync(dir, { recursive: true });
+  const name = opts.out ?? startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19);
+  const partialFile = join(dir, `${name}.json.tmp`);
   const samples = {}; // samples[cell][server] = [result per run]
   for (let run = 0; run < opts.runs; run++) {
     for (const cell of opts.cells) {
@@ -253,6 +257,8 @@ async function main() {
       for (const name of order) {
         const r = await measure(name, cell, opts);
         ((samples[cell.key] ??= {})[name] ??= []).push(r);
+        // Keep what has been measured so far, should a later step fail.
+        writeFileSync(partialFile, JSON.stringify({ command: process.argv.slice(2), samples }, null, 1));
         const line = r.error
           ? `ERROR ${r.error}`
           : `${(r.deliveredPerSec / 1000).toFixed(1)}k ev/s, sent ${(100 * r.sentRatio).toFixed(1)}%, delivered ${(100 * r.deliveredRatio).toFixed(1)}%, ${r.cpuPerMillion.toFixed(2)} cpu-s/M, p99 ${r.p99.toFixed(1)} ms, client ELU ${r.clientEluMax.toFixed(2)}`;
@@ -278,6 +284,7 @@ async function main() {
     for (const name of opts.servers) {
       const r = await memoryScenario(name, opts.memory, opts);
       memory[name] = r;
+      writeFileSync(partialFile, JSON.stringify({ command: process.argv.slice(2), samples, memory }, null, 1));
       console.log(`[${fmtClock()}] memory ${name.padEnd(12)} ${r.error ? `ERROR ${r.error}` : `${r.connections} idle: RSS +${r.rssPerConnKB.toFixed(2)} KB/conn, heap +${r.heapPerConnKB.toFixed(2)} KB/conn`}`);
     }
   }
@@ -296,11 +303,9 @@ async function main() {
   result.targets = evaluateTargets(result);
 
   console.log('\n' + renderTable(result));
-  const dir = join(here, 'results');
-  mkdirSync(dir, { recursive: true });
-  const name = opts.out ?? startedAt.toISOString().replace(/[:.]/g, '-').slice(0, 19);
   const file = join(dir, `${name}.json`);
   writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
+  rmSync(partialFile, { force: true });
   console.log(`\nresults: ${file}`);
   if (opts.latest) {
     copyFileSync(file, join(dir, 'latest.json'));

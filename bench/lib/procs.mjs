@@ -35,6 +35,9 @@ export function start(file, args = [], { nodeArgs = [], files = 0, label = file 
     child = spawn(process.execPath, [...nodeArgs, file, ...args], { stdio });
   }
   live.add(child);
+  // A send racing the child's exit fails with EPIPE, reported here: the exit handler below
+  // settles anything still waiting.
+  child.on('error', () => {});
   const waiting = new Map();
   let exited = false;
   child.on('message', (msg) => {
@@ -70,14 +73,14 @@ export function start(file, args = [], { nodeArgs = [], files = 0, label = file 
     /** Sends a command and waits for the reply of type `reply`. */
     ask(msg, reply, timeoutMs = 30_000) {
       const p = expect(reply, timeoutMs);
-      if (!exited) child.send(msg);
+      if (!exited) child.send(msg, (error) => error && kill(child));
       return p;
     },
     async stop() {
       if (exited) return;
       const gone = new Promise((r) => child.once('exit', r));
       try {
-        child.send({ cmd: 'exit' });
+        child.send({ cmd: 'exit' }, () => {});
       } catch {}
       const t = setTimeout(() => kill(child), 2000);
       await gone;

@@ -94,6 +94,8 @@ export const SERVERS = {
       const { default: Koa } = await import('koa');
       const fan = rawFanout();
       const app = new Koa();
+      // Clients leave with a reset; Koa would log each one as an application error.
+      app.silent = true;
       app.use((ctx) => {
         if (ctx.path !== '/sse') return;
         ctx.respond = false;
