@@ -76,6 +76,13 @@ class NodeSink implements SseSink {
   private onDrain: (() => void) | undefined;
   private onClose: ((error?: Error) => void) | undefined;
   private drainBound = false;
+  /**
+   * What `cork()`/`uncork()` act on, fixed at open: the HTTP/1 socket (which is all that
+   * `res.cork()` corks) or the HTTP/2 stream. Calling it directly skips a lookup on the response
+   * per call, which Express makes slow (it re-prototypes every response), and uncorks the very
+   * object that was corked even if the response has let go of its socket meanwhile.
+   */
+  private corkTarget: { cork(): void; uncork(): void } | undefined;
 
   constructor(req: NodeRequest, res: NodeResponse) {
     this.req = req;
@@ -109,9 +116,11 @@ class NodeSink implements SseSink {
       socket?.setNoDelay(true);
       socket?.setKeepAlive(true);
       h1.flushHeaders();
+      this.corkTarget = h1.socket ?? undefined;
     } else if (this.h2) {
       // The compatibility API sends the HEADERS frame from writeHead().
       this.h2.stream.setTimeout(0);
+      this.corkTarget = this.h2.stream;
     }
   }
 
@@ -136,12 +145,14 @@ class NodeSink implements SseSink {
   }
 
   cork(): void {
-    if (this.h1) this.h1.cork();
+    if (this.corkTarget) this.corkTarget.cork();
+    else if (this.h1) this.h1.cork();
     else this.h2!.stream.cork();
   }
 
   uncork(): void {
-    if (this.h1) this.h1.uncork();
+    if (this.corkTarget) this.corkTarget.uncork();
+    else if (this.h1) this.h1.uncork();
     else this.h2!.stream.uncork();
   }
 
