@@ -188,14 +188,22 @@ interface Held {
   size: number;
 }
 
-/* Connections corked by broadcasts in the current tick, uncorked together on the next one. */
+/*
+ * Coalescing of broadcasts. The first broadcast a connection gets in a tick is written at once:
+ * most ticks carry one event, and corking it would only add work. From the second one in the
+ * same tick on, the connection is corked, and every corked connection is uncorked together on
+ * the next tick, so a burst leaves in one write per connection.
+ */
+let tick = 0;
+let tickScheduled = false;
 let corked: SseConnection[] = [];
-let uncorkScheduled = false;
 
-function uncorkAll(): void {
+function endTick(): void {
+  tick++;
+  tickScheduled = false;
   const list = corked;
+  if (list.length === 0) return;
   corked = [];
-  uncorkScheduled = false;
   for (const conn of list) conn.uncorkNow();
 }
 
@@ -215,6 +223,8 @@ export class SseConnection implements Connection, HeartbeatMember {
   private gap = false;
   private wrote = false;
   private isCorked = false;
+  /** The coalescing tick of this connection's last broadcast write. */
+  private lastTick = -1;
   /** The last write returned false and no `drain` came since. */
   private needDrain = false;
   private held: Held | undefined;
@@ -398,15 +408,17 @@ export class SseConnection implements Connection, HeartbeatMember {
       held.size += bytes.length;
       return true;
     }
-    // Coalesce: every event broadcast in this tick leaves in one write when the tick ends.
-    if (!this.isCorked) {
+    if (!tickScheduled) {
+      tickScheduled = true;
+      process.nextTick(endTick);
+    }
+    if (this.lastTick !== tick) {
+      this.lastTick = tick;
+    } else if (!this.isCorked) {
+      // A second event in this tick: hold this one and the rest until the tick ends.
       this.isCorked = true;
       this.sink.cork();
       corked.push(this);
-      if (!uncorkScheduled) {
-        uncorkScheduled = true;
-        process.nextTick(uncorkAll);
-      }
     }
     this.writeRaw(bytes);
     return this.reason === undefined;

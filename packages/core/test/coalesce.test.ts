@@ -1,0 +1,54 @@
+import { Hub, SseConnection, resolveConnectionOptions, type SseSink } from '@ssekit/core';
+
+/** A sink that records the order of writes, corks and uncorks. */
+function recordingSink(): SseSink & { log: string[] } {
+  const log: string[] = [];
+  return {
+    log,
+    http2: false,
+    destroyed: false,
+    open: () => log.push('open'),
+    write: (chunk) => {
+      log.push(`write ${Buffer.from(chunk).toString('utf8').trim()}`);
+      return true;
+    },
+    bufferedBytes: () => 0,
+    flush: () => {},
+    cork: () => log.push('cork'),
+    uncork: () => log.push('uncork'),
+    end: () => log.push('end'),
+    destroy: () => log.push('destroy'),
+    bind: () => {},
+  };
+}
+
+const nextTick = (): Promise<void> => new Promise((resolve) => process.nextTick(resolve));
+
+describe('broadcast coalescing', () => {
+  it('writes the only event of a tick at once, without corking', async () => {
+    const sink = recordingSink();
+    const hub = new Hub();
+    hub.register(new SseConnection(sink, resolveConnectionOptions({ heartbeatMs: 0 })));
+    hub.broadcast({ data: 'a' });
+    await nextTick();
+    hub.broadcast({ data: 'b' });
+    await nextTick();
+    expect(sink.log).toEqual(['open', 'write data: a', 'write data: b']);
+  });
+
+  it('corks from the second event of a tick and uncorks once when the tick ends', async () => {
+    const sink = recordingSink();
+    const hub = new Hub();
+    hub.register(new SseConnection(sink, resolveConnectionOptions({ heartbeatMs: 0 })));
+    hub.broadcast({ data: 'a' });
+    hub.broadcast({ data: 'b' });
+    hub.broadcast({ data: 'c' });
+    expect(sink.log).toEqual(['open', 'write data: a', 'cork', 'write data: b', 'write data: c']);
+    await nextTick();
+    expect(sink.log.slice(5)).toEqual(['uncork']);
+    // The next tick starts afresh.
+    hub.broadcast({ data: 'd' });
+    await nextTick();
+    expect(sink.log.slice(6)).toEqual(['write data: d']);
+  });
+});
