@@ -9,50 +9,10 @@ import type { AddressInfo } from 'node:net';
 import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { createSseHandler, type Connection, type OpenOptions, type SseHandler, type SseOptions } from '@ssekit/core';
 
-/** Rejects with a readable message when `promise` does not settle within `ms`. */
-export function withTimeout<T>(promise: Promise<T>, ms: number, what: string): Promise<T> {
-  return new Promise<T>((resolve, reject) => {
-    const timer = setTimeout(() => reject(new Error(`timed out after ${ms} ms waiting for ${what}`)), ms);
-    promise.then(
-      (value) => {
-        clearTimeout(timer);
-        resolve(value);
-      },
-      (error: unknown) => {
-        clearTimeout(timer);
-        reject(error);
-      },
-    );
-  });
-}
+// The bounded waits and the cleanup registry are the core suite's own.
+import { closeAll, track as onCleanup, waitFor, withTimeout } from '../../packages/core/test/helpers';
 
-/** Resolves once `predicate` holds, polling every few milliseconds; bounded. */
-export async function waitFor(predicate: () => boolean, ms: number, what: string): Promise<void> {
-  const deadline = Date.now() + ms;
-  while (!predicate()) {
-    if (Date.now() > deadline) throw new Error(`timed out after ${ms} ms waiting for ${what}`);
-    await new Promise((resolve) => setTimeout(resolve, 2));
-  }
-}
-
-const cleanups: (() => unknown)[] = [];
-
-/** Registers work for {@link closeAll}. */
-export function onCleanup(fn: () => unknown): void {
-  cleanups.push(fn);
-}
-
-/** Runs every registered cleanup, newest first. Call it in `afterEach`. */
-export async function closeAll(): Promise<void> {
-  while (cleanups.length > 0) {
-    const fn = cleanups.pop()!;
-    try {
-      await fn();
-    } catch {
-      // Keep closing the rest.
-    }
-  }
-}
+export { closeAll, onCleanup, waitFor, withTimeout };
 
 /** Listens on 127.0.0.1, port 0; the server is closed (connections too) by {@link closeAll}. */
 export async function listen(server: http.Server): Promise<number> {
