@@ -19,6 +19,7 @@ import { DefaultProvider, isProvider, type Provider } from './provider.js';
 import { withReplay } from './replay.js';
 import { isReplayer, type Replayer, type SyncReplayer } from './replayer.js';
 import type { NodeRequest, NodeResponse, SseHeaders } from './sink.js';
+import { closeServerAndStreams, type ClosableServer } from './shutdown.js';
 import { topicProblem } from './topic.js';
 
 /** Decides whether a request may subscribe to `topics`; `false` answers 403. */
@@ -119,8 +120,12 @@ export interface SseHandler<Req = NodeRequest> {
   /**
    * Ends every stream opened through this handler with a final `retry:` hint, and refuses new
    * ones with 503. Resolves when all have closed.
+   *
+   * With `server`, shuts it down too ({@link closeServerAndStreams}): stops accepting
+   * connections, ends the streams, closes the keep-alive connections they leave idle and
+   * resolves once the server has closed.
    */
-  close(): Promise<void>;
+  close(server?: ClosableServer): Promise<void>;
 }
 
 /** Validates adapter options and builds the shared handler; throws {@link SseOptionsError}. */
@@ -238,17 +243,21 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       return connection;
     },
 
-    async close() {
-      closing = true;
-      const all = [...open];
-      for (const connection of all) connection.close({ retryMs: shutdownRetryMs });
-      await Promise.all(all.map((c) => c.closedPromise()));
-      // Ended is not yet sent: a client that is behind still has bytes queued, the hint last.
-      // Let them leave before the caller closes the server's sockets (closeIdleConnections
-      // would cut them off); drop the clients that do not read within the grace period.
-      await Promise.all(all.map((c) => whenSent(responses.get(c), shutdownGraceMs)));
+    close(server) {
+      return server ? closeServerAndStreams(server, { close: closeStreams }) : closeStreams();
     },
   };
+
+  async function closeStreams(): Promise<void> {
+    closing = true;
+    const all = [...open];
+    for (const connection of all) connection.close({ retryMs: shutdownRetryMs });
+    await Promise.all(all.map((c) => c.closedPromise()));
+    // Ended is not yet sent: a client that is behind still has bytes queued, the hint last.
+    // Let them leave before the caller closes the server's sockets (closeIdleConnections
+    // would cut them off); drop the clients that do not read within the grace period.
+    await Promise.all(all.map((c) => whenSent(responses.get(c), shutdownGraceMs)));
+  }
 }
 
 /** Resolves once `res` has handed its last byte to the network or closed; destroys it after `ms`. */

@@ -9,7 +9,6 @@
  */
 import type { NextFunction, Request, Response } from 'express';
 import {
-  closeServerAndStreams,
   createSseHandler,
   type Broadcaster,
   type Hub,
@@ -97,7 +96,7 @@ export function expressSse<H extends Broadcaster = Hub>(options: ExpressSseOptio
     // The hub given in the options, or the in-memory Hub the handler created.
     hub: handler.hub as H,
     connectionCount: () => handler.connectionCount(),
-    close: (server?: ClosableServer) => (server ? closeServerAndStreams(server, handler) : handler.close()),
+    close: (server?: ClosableServer) => handler.close(server),
   });
 }
 

@@ -11,7 +11,6 @@
  */
 import type Koa from 'koa';
 import {
-  closeServerAndStreams,
   createSseHandler,
   isClientDisconnected,
   type Broadcaster,
@@ -118,7 +117,7 @@ export function koaSse<H extends Broadcaster = Hub>(options: KoaSseOptions & { h
     // The hub given in the options, or the in-memory Hub the handler created.
     hub: handler.hub as H,
     connectionCount: () => handler.connectionCount(),
-    close: (server?: ClosableServer) => (server ? closeServerAndStreams(server, handler) : handler.close()),
+    close: (server?: ClosableServer) => handler.close(server),
   });
 }
 
