@@ -20,12 +20,14 @@ import { copyFileSync, mkdirSync, rmSync, writeFileSync } from 'node:fs';
 import { dirname, join } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import os from 'node:os';
-import { createHistogram, merge, percentile } from './lib/histogram.mjs';
-import { fileLimits, killAll, start } from './lib/procs.mjs';
-import { SERVERS, available } from './lib/servers.mjs';
+import { parseArgs } from 'node:util';
+import { createHistogram, merge, percentile } from '@ssekit/harness/histogram';
+import { fileLimits, killAll, killAllOnSignals, start } from '@ssekit/harness/procs';
+import { allServers, available } from './lib/servers.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg, renderTable } from './lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
+const SERVERS = allServers();
 const SERVER_FILE = join(here, 'lib', 'server.mjs');
 const CLIENT_FILE = join(here, 'lib', 'client.mjs');
 
@@ -47,38 +49,44 @@ const HELP = `Usage: node bench/run.mjs [flags]
   --profile DIR       run servers under \`node --cpu-prof\`, writing .cpuprofile files to DIR
   --help`;
 
-function parseArgs(argv) {
-  const opts = { duration: 10, warmup: 1, runs: 3, memory: 10_000, latest: true };
-  for (let i = 0; i < argv.length; i++) {
-    const a = argv[i];
-    const value = () => {
-      const v = argv[++i];
-      if (v === undefined) throw new Error(`${a} needs a value`);
-      return v;
-    };
-    switch (a) {
-      case '--servers': opts.servers = value().split(',').filter(Boolean); break;
-      case '--cells': opts.cells = value().split(',').filter((c) => c && c !== 'none'); break;
-      case '--duration': opts.duration = Number(value()); break;
-      case '--warmup': opts.warmup = Number(value()); break;
-      case '--runs': opts.runs = Number(value()); break;
-      case '--clients': opts.clients = Number(value()); break;
-      case '--memory': opts.memory = Number(value()); break;
-      case '--out': opts.out = value(); break;
-      case '--no-latest': opts.latest = false; break;
-      case '--profile': opts.profile = value(); break;
-      case '--quick': opts.quick = true; break;
-      case '--help': case '-h': console.log(HELP); process.exit(0);
-      default: throw new Error(`unknown flag ${a}\n${HELP}`);
-    }
+/** The flags, for `node:util`'s parseArgs: every value is a string, checked below. */
+const FLAGS = {
+  servers: { type: 'string' },
+  cells: { type: 'string' },
+  duration: { type: 'string' },
+  warmup: { type: 'string' },
+  runs: { type: 'string' },
+  clients: { type: 'string' },
+  memory: { type: 'string' },
+  out: { type: 'string' },
+  'no-latest': { type: 'boolean' },
+  profile: { type: 'string' },
+  quick: { type: 'boolean' },
+  help: { type: 'boolean', short: 'h' },
+};
+
+function options(argv) {
+  let values;
+  try {
+    ({ values } = parseArgs({ args: argv, options: FLAGS, strict: true, allowPositionals: false }));
+  } catch (error) {
+    throw new Error(`${error.message}\n${HELP}`);
   }
+  if (values.help) {
+    console.log(HELP);
+    process.exit(0);
+  }
+  const opts = { duration: 10, warmup: 1, runs: 3, memory: 10_000, latest: !values['no-latest'], out: values.out, profile: values.profile, quick: Boolean(values.quick) };
+  if (values.servers !== undefined) opts.servers = values.servers.split(',').filter(Boolean);
+  if (values.cells !== undefined) opts.cells = values.cells.split(',').filter((c) => c && c !== 'none');
+  for (const k of ['duration', 'warmup', 'runs', 'clients', 'memory']) if (values[k] !== undefined) opts[k] = Number(values[k]);
   if (opts.quick) {
-    for (const [k, v] of Object.entries(QUICK)) if (!argv.includes(`--${k}`)) opts[k] = v;
+    for (const [k, v] of Object.entries(QUICK)) if (values[k] === undefined) opts[k] = v;
   }
-  const built = Object.keys(SERVERS).filter(available);
+  const built = Object.keys(SERVERS).filter((s) => available(SERVERS, s));
   const requested = opts.servers ?? Object.keys(SERVERS);
   for (const s of requested) if (!SERVERS[s]) throw new Error(`unknown server ${s}`);
-  opts.skipped = requested.filter((s) => !available(s));
+  opts.skipped = requested.filter((s) => !available(SERVERS, s));
   opts.servers = requested.filter((s) => built.includes(s));
   opts.cells = (opts.cells ?? ALL_CELLS).map((c) => {
     const m = /^(\d+)x(\d+)$/.exec(c);
@@ -88,6 +96,7 @@ function parseArgs(argv) {
   for (const [k, min, max] of [['duration', 0.2, 600], ['warmup', 0, 60], ['runs', 1, 20], ['memory', 0, 30_000]]) {
     if (!(opts[k] >= min && opts[k] <= max)) throw new Error(`--${k} must be between ${min} and ${max}`);
   }
+  if (opts.clients !== undefined && !(Number.isInteger(opts.clients) && opts.clients >= 1)) throw new Error('--clients must be a positive integer');
   if (opts.cells.some((c) => c.n < 1 || c.n > 20_000 || c.m < 1 || c.m > 10_000)) throw new Error('cells: N in 1..20000, M in 1..10000');
   return opts;
 }
@@ -108,14 +117,14 @@ function clientCount(n, opts) {
 async function setUp(name, n, opts) {
   const nodeArgs = ['--expose-gc', ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', opts.profile, '--cpu-prof-name', `${name}-${n}-${Date.now()}.cpuprofile`] : [])];
   const server = start(SERVER_FILE, [name], { nodeArgs, files: n + 256, label: `server ${name}` });
-  const ready = await server.expect('ready', 20_000);
+  const ready = await server.next('ready', 20_000);
   const k = clientCount(n, opts);
   const clients = [];
   for (let c = 0; c < k; c++) {
     const client = start(CLIENT_FILE, [], { files: Math.ceil(n / k) + 256, label: `client ${c}` });
     clients.push(client);
   }
-  await Promise.all(clients.map((c) => c.expect('ready', 20_000)));
+  await Promise.all(clients.map((c) => c.next('ready', 20_000)));
   const share = (c) => Math.floor(n / k) + (c < n % k ? 1 : 0);
   const connected = await Promise.all(clients.map((c, i) => c.ask({ cmd: 'connect', port: ready.port, path: '/sse', count: share(i) }, 'connected', 120_000)));
   const open = connected.reduce((s, r) => s + r.open, 0);
@@ -204,7 +213,7 @@ async function memoryScenario(name, count, opts) {
   try {
     // Baseline: the same server, started, listening, no streams.
     baseServer = start(SERVER_FILE, [name], { nodeArgs: ['--expose-gc'], files: 256, label: `server ${name}` });
-    await baseServer.expect('ready', 20_000);
+    await baseServer.next('ready', 20_000);
     await sleep(300);
     const base = await baseServer.ask({ cmd: 'mem' }, 'mem');
     await baseServer.stop();
@@ -235,7 +244,7 @@ async function memoryScenario(name, count, opts) {
 const fmtClock = () => new Date().toISOString().slice(11, 19);
 
 async function main() {
-  const opts = parseArgs(process.argv.slice(2));
+  const opts = options(process.argv.slice(2));
   const limits = fileLimits();
   const needFiles = Math.max(opts.memory, ...opts.cells.map((c) => c.n)) + 256;
   console.log(`ssekit bench: node ${process.version}, ${os.cpus().length} CPUs (${os.cpus()[0]?.model ?? '?'}), load ${os.loadavg().map((x) => x.toFixed(2)).join(' ')}`);
@@ -315,6 +324,7 @@ async function main() {
   }
 }
 
+killAllOnSignals();
 main()
   .catch((error) => {
     console.error(error?.stack ?? error);

@@ -21,8 +21,7 @@
  */
 import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
-import { once } from 'node:events';
-import { spawnNode, killAll } from './lib/procs.mjs';
+import { killAllOnSignals, start } from '@ssekit/harness/procs';
 
 const SCENARIOS = ['slow', 'churn', 'exactly-once'];
 const QUICK = {
@@ -65,21 +64,17 @@ if (!['full', 'quick'].includes(values.size)) {
   process.exit(2);
 }
 
-const stop = () => {
-  killAll();
-  process.exit(130);
-};
-process.once('SIGINT', stop);
-process.once('SIGTERM', stop);
+killAllOnSignals();
 
 const results = [];
 const started = Date.now();
 for (const name of selected) {
   const script = fileURLToPath(new URL(`./scenarios/${name}.mjs`, import.meta.url));
-  const args = [script, ...(values.size === 'quick' ? QUICK[name] : []), ...passThrough];
+  const args = [...(values.size === 'quick' ? QUICK[name] : []), ...passThrough];
   const t0 = Date.now();
-  const child = spawnNode(args);
-  const [code, signal] = await once(child, 'exit');
+  // Each scenario in its own process, with the hard open-files limit (a thousand streams
+  // need two thousand descriptors in one process).
+  const { code, signal } = await start(script, args, { ipc: false, files: 'max', label: name }).exited;
   results.push({ name, ok: code === 0, detail: signal ?? `exit ${code}`, seconds: (Date.now() - t0) / 1000 });
 }
 

@@ -9,8 +9,8 @@
  */
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { now } from './clock.mjs';
-import { createHistogram, record, toJSON } from './histogram.mjs';
+import { now } from '@ssekit/harness/clock';
+import { createHistogram, record, toJSON } from '@ssekit/harness/histogram';
 
 const streams = new Set();
 const agent = new http.Agent({ keepAlive: false, maxSockets: Infinity });

@@ -2,20 +2,19 @@
  * Server process: starts one server from servers.mjs and, on command, broadcasts a ~100-byte
  * JSON payload M times a second, each carrying its scheduled and actual send times.
  *
- * The schedule is fixed in advance (event i is due at t0 + i/M): a server that falls behind
- * sends the overdue events as soon as it can (each tick sends what was due when it started,
- * then yields to I/O), so lag shows up as latency from the scheduled time and as fewer events
- * sent by the end of the window, never as a quietly slower schedule.
+ * The schedule is the harness's, fixed in advance (event i is due at t0 + i/M): a server that
+ * falls behind sends the overdue events as soon as it can, so lag shows up as latency from the
+ * scheduled time and as fewer events sent by the end of the window, never as a quietly slower
+ * schedule.
  *
  * Usage: node --expose-gc server.mjs <name>; then IPC commands run, stats, mem, exit.
  */
 import { performance } from 'node:perf_hooks';
-import { now } from './clock.mjs';
-import { createHistogram, record, toJSON } from './histogram.mjs';
-import { SERVERS } from './servers.mjs';
+import { schedule } from '@ssekit/harness/schedule';
+import { allServers } from './servers.mjs';
 
 const name = process.argv[2];
-const def = SERVERS[name];
+const def = allServers()[name];
 if (!def) {
   console.error(`unknown server ${name}`);
   process.exit(2);
@@ -34,42 +33,19 @@ let cpu0 = process.cpuUsage();
 let elu0 = performance.eventLoopUtilization();
 
 /** Runs the schedule: `warmupMs` unmeasured, then `durationMs` measured, at `rate` events/s. */
-function run({ rate, durationMs, warmupMs }) {
-  return new Promise((resolve) => {
-    const period = 1000 / rate;
-    const t0 = now() + 20;
-    const warmupCount = Math.round((warmupMs * rate) / 1000);
-    const total = warmupCount + Math.round((durationMs * rate) / 1000);
-    const tEnd = t0 + warmupMs + durationMs;
-    const lag = createHistogram();
-    let i = 0;
-    let measuredStarted = false;
-    const tick = () => {
-      const start = now();
-      if (!measuredStarted && start >= t0 + warmupMs - period) {
-        measuredStarted = true;
-        cpu0 = process.cpuUsage();
-        elu0 = performance.eventLoopUtilization();
-      }
-      while (i < total && t0 + i * period <= start) {
-        const sched = t0 + i * period;
-        const measured = i >= warmupCount;
-        const sent = now();
-        instance.broadcast(payload(measured, i, sched, sent));
-        if (measured) record(lag, sent - sched);
-        i++;
-      }
-      const t = now();
-      if (i >= total || t >= tEnd + period) {
-        resolve({ from: t0 + warmupMs, to: tEnd, scheduled: total - warmupCount, sent: Math.max(0, i - warmupCount), lag: toJSON(lag), connections: instance.count() });
-        return;
-      }
-      const due = t0 + i * period;
-      if (due <= t) setImmediate(tick);
-      else setTimeout(tick, Math.max(0, Math.floor(due - t)));
-    };
-    setTimeout(tick, 20);
+async function run({ rate, durationMs, warmupMs }) {
+  const { done } = schedule({
+    rate,
+    durationMs,
+    warmupMs,
+    send: (seq, sched, sent, measured) => void instance.broadcast(payload(measured, seq, sched, sent)),
+    onMeasureStart: () => {
+      cpu0 = process.cpuUsage();
+      elu0 = performance.eventLoopUtilization();
+    },
   });
+  const { from, to, scheduled, sent, lag } = await done;
+  return { from, to, scheduled, sent, lag, connections: instance.count() };
 }
 
 function memory() {

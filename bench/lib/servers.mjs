@@ -6,11 +6,13 @@
  * The "raw" servers are the practical limit: a Set of responses and one pre-encoded Buffer
  * written to each, with no library between. Behind a framework, the raw servers measure what
  * the framework itself costs, so an adapter is compared with raw writes behind the same one.
+ * The ssekit servers are the harness's apps (`buildApp`) on the built packages.
  */
 import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
-import { builtEntry, importWorkspace } from './workspace.mjs';
+import { buildApp, listenOn } from '@ssekit/harness/apps';
+import { builtEntry, importWorkspace } from '@ssekit/harness/workspace';
 
 const HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -37,27 +39,29 @@ function rawFanout() {
   };
 }
 
-function listen(server) {
-  return new Promise((resolve, reject) => {
-    server.once('error', reject);
-    server.listen({ host: '127.0.0.1', port: 0, backlog: 4096 }, () => resolve(server.address().port));
-  });
-}
-
 function notFound(res) {
   res.statusCode = 404;
   res.end();
 }
 
+/** An ssekit server: the harness's app for `adapter` on the build `load()` returns. */
+async function ssekitServer(adapter, load) {
+  // The framework package has the adapter's name (express, fastify, koa).
+  const framework = adapter === 'node' ? undefined : (await import(adapter)).default;
+  const app = await buildApp(adapter, { ssekit: await load(), framework }, { path: '/sse', quiet: true });
+  const port = await app.listen({ backlog: 4096 });
+  return { server: app.server, port, broadcast: (payload) => app.hub.broadcast({ data: payload }), count: () => app.hub.connectionCount() };
+}
+
 /** Each entry: label, group (for ratio targets), what it needs, and `create()`. */
-export const SERVERS = {
+export const SERVERS = Object.freeze({
   'raw-http': {
     label: 'raw node:http',
     framework: 'http',
     async create() {
       const fan = rawFanout();
       const server = http.createServer((req, res) => (req.url === '/sse' ? fan.attach(req, res) : notFound(res)));
-      return { server, port: await listen(server), broadcast: fan.broadcast, count: fan.count };
+      return { server, port: await listenOn(server, { backlog: 4096 }), broadcast: fan.broadcast, count: fan.count };
     },
   },
   'raw-express': {
@@ -69,7 +73,7 @@ export const SERVERS = {
       const app = express();
       app.get('/sse', (req, res) => fan.attach(req, res));
       const server = http.createServer(app);
-      return { server, port: await listen(server), broadcast: fan.broadcast, count: fan.count };
+      return { server, port: await listenOn(server, { backlog: 4096 }), broadcast: fan.broadcast, count: fan.count };
     },
   },
   'raw-fastify': {
@@ -102,96 +106,39 @@ export const SERVERS = {
         fan.attach(ctx.req, ctx.res);
       });
       const server = http.createServer(app.callback());
-      return { server, port: await listen(server), broadcast: fan.broadcast, count: fan.count };
+      return { server, port: await listenOn(server, { backlog: 4096 }), broadcast: fan.broadcast, count: fan.count };
     },
   },
   'core-http': {
     label: '@ssekit/core on node:http',
     framework: 'http',
     needs: '@ssekit/core',
-    async create() {
-      const { createSseHandler } = await (this.load?.() ?? importWorkspace('@ssekit/core'));
-      const sse = createSseHandler();
-      const server = http.createServer((req, res) => {
-        if (req.url !== '/sse') return notFound(res);
-        sse.open(req, res).catch(() => res.destroy());
-      });
-      return {
-        server,
-        port: await listen(server),
-        broadcast: (payload) => sse.hub.broadcast({ data: payload }),
-        count: () => sse.hub.connectionCount(),
-      };
+    create() {
+      return ssekitServer('node', this.load ?? (() => importWorkspace('@ssekit/core')));
     },
   },
   express: {
     label: '@ssekit/express',
     framework: 'express',
     needs: '@ssekit/express',
-    async create() {
-      const { default: express } = await import('express');
-      const { expressSse } = await (this.load?.() ?? importWorkspace('@ssekit/express'));
-      const sse = expressSse();
-      const app = express();
-      app.use(sse);
-      app.get('/sse', async (req, res) => {
-        try {
-          await res.sse();
-        } catch {
-          res.destroy();
-        }
-      });
-      const server = http.createServer(app);
-      return {
-        server,
-        port: await listen(server),
-        broadcast: (payload) => sse.hub.broadcast({ data: payload }),
-        count: () => sse.hub.connectionCount(),
-      };
+    create() {
+      return ssekitServer('express', this.load ?? (() => importWorkspace('@ssekit/express')));
     },
   },
   fastify: {
     label: '@ssekit/fastify',
     framework: 'fastify',
     needs: '@ssekit/fastify',
-    async create() {
-      const { default: Fastify } = await import('fastify');
-      const { fastifySse } = await importWorkspace('@ssekit/fastify');
-      const app = Fastify({ logger: false });
-      await app.register(fastifySse);
-      app.get('/sse', async (request, reply) => {
-        await reply.sse();
-        return reply;
-      });
-      await app.listen({ host: '127.0.0.1', port: 0, backlog: 4096 });
-      return {
-        server: app.server,
-        port: app.server.address().port,
-        broadcast: (payload) => app.sseHub.broadcast({ data: payload }),
-        count: () => app.sseHub.connectionCount(),
-      };
+    create() {
+      return ssekitServer('fastify', () => importWorkspace('@ssekit/fastify'));
     },
   },
   koa: {
     label: '@ssekit/koa',
     framework: 'koa',
     needs: '@ssekit/koa',
-    async create() {
-      const { default: Koa } = await import('koa');
-      const { koaSse } = await importWorkspace('@ssekit/koa');
-      const sse = koaSse();
-      const app = new Koa();
-      app.use(sse);
-      app.use(async (ctx) => {
-        if (ctx.path === '/sse') await ctx.sse();
-      });
-      const server = http.createServer(app.callback());
-      return {
-        server,
-        port: await listen(server),
-        broadcast: (payload) => sse.hub.broadcast({ data: payload }),
-        count: () => sse.hub.connectionCount(),
-      };
+    create() {
+      return ssekitServer('koa', () => importWorkspace('@ssekit/koa'));
     },
   },
   'better-sse': {
@@ -210,28 +157,33 @@ export const SERVERS = {
       });
       return {
         server,
-        port: await listen(server),
+        port: await listenOn(server, { backlog: 4096 }),
         broadcast: (payload) => channel.broadcast(payload),
         count: () => channel.sessionCount,
       };
     },
   },
-};
+});
 
-/*
- * A/B builds of core: SSEKIT_BENCH_VARIANTS="old=/dir/a,new=/dir/b" adds servers
+/**
+ * A/B builds of core: `SSEKIT_BENCH_VARIANTS="old=/dir/a,new=/dir/b"` adds servers
  * core-http@old, express@old, ... loading `<dir>/index.mjs` (core) and `<dir>/express.mjs`
  * (the Express adapter bundled with that core), so two builds are measured in one run.
+ * @param {string} [spec] default: `$SSEKIT_BENCH_VARIANTS`
  */
-for (const pair of (process.env.SSEKIT_BENCH_VARIANTS ?? '').split(',').filter(Boolean)) {
-  const [tag, dir] = pair.split('=');
-  const load = (file) => import(pathToFileURL(join(dir, file)).href);
-  SERVERS[`core-http@${tag}`] = { ...SERVERS['core-http'], label: `core on node:http (${tag})`, needs: undefined, load: () => load('index.mjs') };
-  SERVERS[`express@${tag}`] = { ...SERVERS.express, label: `@ssekit/express (${tag})`, needs: undefined, load: () => load('express.mjs') };
+export function allServers(spec = process.env.SSEKIT_BENCH_VARIANTS ?? '') {
+  const servers = { ...SERVERS };
+  for (const pair of spec.split(',').filter(Boolean)) {
+    const [tag, dir] = pair.split('=');
+    const load = (file) => import(pathToFileURL(join(dir, file)).href);
+    servers[`core-http@${tag}`] = { ...SERVERS['core-http'], label: `core on node:http (${tag})`, needs: undefined, load: () => load('index.mjs') };
+    servers[`express@${tag}`] = { ...SERVERS.express, label: `@ssekit/express (${tag})`, needs: undefined, load: () => load('express.mjs') };
+  }
+  return servers;
 }
 
-/** Whether a server can run now (its workspace package is built). */
-export function available(name) {
-  const def = SERVERS[name];
+/** Whether a server of `servers` can run now (its workspace package is built). */
+export function available(servers, name) {
+  const def = servers[name];
   return Boolean(def) && (!def.needs || builtEntry(def.needs) !== undefined);
 }

@@ -1,25 +1,34 @@
 /**
- * What every scenario shares: options from the command line, figures and invariant checks,
- * a hard deadline, and cleanup of every child, server and socket on every exit path.
+ * What every scenario shares: figures and invariant checks, a hard deadline, cleanup of every
+ * child, server and socket on every exit path, and the server under stress as a child process.
+ * Options come from the harness (`@ssekit/harness/args`).
  */
-import { parseArgs } from 'node:util';
-import { killAll } from './procs.mjs';
+import { fileURLToPath } from 'node:url';
+import { killAll, start } from '@ssekit/harness/procs';
 
-/** Parses `--name value` options; `spec` maps names to `{ default, help }` (numbers or strings). */
-export function options(spec, argv = process.argv.slice(2)) {
-  const parsed = parseArgs({
-    args: argv,
-    options: Object.fromEntries(Object.keys(spec).map((k) => [k, { type: 'string' }])),
-    strict: false,
-    allowPositionals: true,
-  }).values;
-  const out = {};
-  for (const [key, { default: value }] of Object.entries(spec)) {
-    const given = parsed[key];
-    out[key] = given === undefined ? value : typeof value === 'number' ? Number(given) : given;
-    if (typeof value === 'number' && !Number.isFinite(out[key])) throw new Error(`--${key} must be a number`);
-  }
-  return out;
+const SERVER_SCRIPT = fileURLToPath(new URL('./server.mjs', import.meta.url));
+
+/**
+ * Starts a server child (see server.mjs; `config` as its defaults) with the hard open-files
+ * limit, and resolves once it listens. On top of the supervisor's `next` and `ask`: `port`,
+ * `stats(extra)` and `close()` (the server's graceful shutdown, then its own exit).
+ */
+export async function startServer(config) {
+  const child = start(SERVER_SCRIPT, [JSON.stringify(config)], { nodeArgs: ['--expose-gc'], files: 'max', label: 'stress server' });
+  child.child.on('message', (message) => {
+    if (message?.type === 'error') console.error(`server error: ${message.message}`);
+  });
+  const ready = await child.next('ready', 20_000);
+  return Object.assign(child, {
+    port: ready.port,
+    stats: (extra = {}) => child.ask({ cmd: 'stats', ...extra }, 'stats'),
+    async close() {
+      if (!child.alive) return;
+      await child.ask({ cmd: 'close' }, 'closed', 20_000);
+      // The server disconnects and must then exit by itself; it is killed after 5 s.
+      await child.stop({ message: null, signal: null, graceMs: 5000 });
+    },
+  });
 }
 
 const MiB = 1024 * 1024;

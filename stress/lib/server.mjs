@@ -10,12 +10,13 @@
  * from the server right after it opened. The process reports 'warning' events (for example
  * MaxListenersExceededWarning) in its stats.
  *
+ * The app is the harness's (`buildApp`) for the configured adapter, on the built packages.
+ *
  * Usage: node server.mjs '<json config>'   (config: see `defaults` below)
  */
-import http from 'node:http';
-import { once } from 'node:events';
-import { performance } from 'node:perf_hooks';
-import { core, adapters, loadRedis } from './packages.mjs';
+import { buildApp } from '@ssekit/harness/apps';
+import { schedule } from '@ssekit/harness/schedule';
+import { importWorkspace } from '@ssekit/harness/workspace';
 
 const defaults = {
   adapter: 'core', // core | express | fastify | koa
@@ -42,18 +43,14 @@ function track(connection) {
   connection.onClose((reason) => closes[reason]++);
 }
 
-function topicsOf(url) {
-  return new URL(url, 'http://localhost').searchParams.getAll('topic');
-}
-function wantsClose(url) {
-  return new URL(url, 'http://localhost').searchParams.has('close');
-}
+const core = await importWorkspace('@ssekit/core');
 
 let redisClient;
 let replayer;
 let hub;
 if (config.backend === 'redis') {
-  const { RedisBroadcaster, Redis } = await loadRedis();
+  const { RedisBroadcaster } = await importWorkspace('@ssekit/redis');
+  const { default: Redis } = await import('ioredis');
   redisClient = new Redis({ host: '127.0.0.1', port: config.redisPort, lazyConnect: false });
   hub = new RedisBroadcaster({ redis: redisClient, stream: config.redisStream, maxLen: config.redisMaxLen });
   replayer = hub;
@@ -71,84 +68,79 @@ const options = {
   resetEvent: config.resetEvent,
 };
 
-/** Builds the app for the configured adapter: `{ server, hub, connectionCount(), shutdown() }`. */
-async function build() {
-  if (config.adapter === 'core') {
-    const handler = core.createSseHandler(options);
-    const server = http.createServer(async (req, res) => {
-      if (!req.url.startsWith('/events')) {
-        res.writeHead(404).end();
-        return;
-      }
-      try {
-        const connection = await handler.open(req, res, { topics: topicsOf(req.url) });
-        track(connection);
-        if (wantsClose(req.url)) connection.close();
-      } catch (error) {
-        if (!res.headersSent) res.writeHead(error.status ?? 500, error.headers).end(String(error.message));
-        else res.destroy();
-      }
-    });
-    return {
-      server,
-      hub: handler.hub,
-      connectionCount: () => handler.connectionCount(),
-      shutdown: () => handler.close(),
-    };
-  }
-  const make = adapters[config.adapter];
-  if (!make) throw new Error(`unknown adapter ${config.adapter}`);
-  return make(options, { topicsOf, wantsClose, track });
-}
-
-const app = await build();
+// The harness's app for the adapter, on the builds. Refusals are expected under stress:
+// answered quietly.
+const adapter = config.adapter === 'core' ? 'node' : config.adapter;
+const app = await buildApp(
+  adapter,
+  {
+    ssekit: adapter === 'node' ? core : await importWorkspace(`@ssekit/${adapter}`),
+    framework: adapter === 'node' ? undefined : (await import(adapter)).default,
+  },
+  {
+    sse: options,
+    quiet: true,
+    async route(open, url) {
+      const query = new URL(url, 'http://localhost').searchParams;
+      const connection = await open({ topics: query.getAll('topic') });
+      track(connection);
+      if (query.has('close')) connection.close();
+    },
+  },
+);
 const { server } = app;
 server.keepAliveTimeout = 1000;
-if (app.listen) {
-  await app.listen();
-} else {
-  server.listen(0, '127.0.0.1');
-  await once(server, 'listening');
-}
+const port = await app.listen();
 
+/** Broadcasts running now; `close` stops them. */
 const broadcasting = new Set();
+let closing = false;
+
+/**
+ * Broadcasts `total` events at `rate` a second on the harness's fixed schedule, in bursts of
+ * what is due every `batchMs`. Each event's number follows the last accepted one: a failed
+ * broadcast (Redis away) is tried again with the same number, so clients can check the
+ * sequence has no hole. Reports 'done' at the end.
+ */
 function startBroadcast({ rate, total, payloadBytes = 64, batchMs = 10, topic }) {
   const pad = 'x'.repeat(Math.max(0, payloadBytes - 16));
   const label = topic ?? '*';
   let sent = 0;
   let lastId;
   let failures = 0;
-  const t0 = performance.now();
-  let busy = false;
-  const timer = setInterval(async () => {
-    if (busy) return;
-    busy = true;
-    try {
-      const due = Math.min(total, Math.floor(((performance.now() - t0) * rate) / 1000));
-      while (sent < due) {
-        const n = sent + 1;
+  const failed = () => {
+    failures++;
+    if (failures > 100) throw new Error('broadcast keeps failing');
+  };
+  const sendNext = () => {
+    const n = sent + 1;
+    const accepted = (stored) => {
+      lastId = stored?.id;
+      sent = n;
+    };
+    for (;;) {
+      try {
         const event = { data: `${label} ${n} ${pad}` };
-        try {
-          const result = topic ? app.hub.broadcastTo(topic, event) : app.hub.broadcast(event);
-          const delivered = typeof result?.then === 'function' ? await result : result;
-          lastId = delivered?.id;
-          sent = n;
-        } catch {
-          failures++;
-          if (failures > 100) throw new Error('broadcast keeps failing');
-        }
+        const result = topic ? app.hub.broadcastTo(topic, event) : app.hub.broadcast(event);
+        if (typeof result?.then !== 'function') return accepted(result);
+        return result.then(accepted, () => {
+          failed();
+          return sendNext();
+        });
+      } catch {
+        failed();
       }
-      if (sent >= total) {
-        clearInterval(timer);
-        broadcasting.delete(timer);
-        const elapsedMs = performance.now() - t0;
-        process.send({ type: 'done', topic: label, total: sent, lastId, elapsedMs, failures });
-      }
-    } finally {
-      busy = false;
     }
-  }, batchMs);
-  broadcasting.add(timer);
+  };
+  const run = schedule({ rate, total, sliceMs: batchMs, send: sendNext });
+  broadcasting.add(run);
+  run.done.then(
+    ({ elapsedMs }) => {
+      broadcasting.delete(run);
+      if (sent >= total) process.send({ type: 'done', topic: label, total: sent, lastId, elapsedMs, failures });
+    },
+    (error) => process.send({ type: 'error', message: String(error?.stack ?? error) }),
+  );
 }
 
 function gcNow() {
@@ -186,12 +178,10 @@ process.on('message', async (message) => {
     } else if (message.cmd === 'stats') {
       process.send(await stats(message));
     } else if (message.cmd === 'close') {
-      for (const timer of broadcasting) clearInterval(timer);
-      await app.shutdown();
-      if (!app.closesServer) {
-        server.closeAllConnections?.();
-        await new Promise((resolve) => server.close(resolve));
-      }
+      closing = true;
+      for (const run of broadcasting) run.stop();
+      // The adapter's shutdown: ends every stream, then closes the server.
+      await app.close();
       if (hub?.close) await hub.close();
       if (redisClient) redisClient.disconnect();
       process.send({ type: 'closed' });
@@ -202,4 +192,9 @@ process.on('message', async (message) => {
   }
 });
 
-process.send({ type: 'ready', port: server.address().port, pid: process.pid });
+// A parent that went away without asking (killed, crashed) takes this server with it.
+process.on('disconnect', () => {
+  if (!closing) process.exit(1);
+});
+
+process.send({ type: 'ready', port, pid: process.pid });

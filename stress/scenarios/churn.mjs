@@ -15,17 +15,17 @@
  *   warm-up (a tenth of the cycles) and the end;
  * - every cycle got a 200 and ended within its deadline (no stream left hanging).
  */
-import { Report, options, mib, until, pool } from '../lib/harness.mjs';
-import { startServer } from '../lib/procs.mjs';
+import { options } from '@ssekit/harness/args';
+import { builtEntry } from '@ssekit/harness/workspace';
+import { Report, mib, until, pool, startServer } from '../lib/harness.mjs';
 import { openStream } from '../lib/sse-client.mjs';
-import { isAvailable } from '../lib/packages.mjs';
 
 const opts = options({
   adapters: { default: 'core,express,fastify,koa' },
   cycles: { default: 10_000 },
   concurrency: { default: 50 },
   heapBound: { default: 1024 * 1024 }, // bytes of heap growth allowed after GC
-});
+}, undefined, { strict: false });
 
 const KINDS = ['reset', 'destroy', 'end', 'server'];
 
@@ -33,7 +33,7 @@ async function churn(adapter) {
   return Report.run(`churn (${adapter}): ${opts.cycles} connect/disconnect cycles`, 300_000, async (report) => {
     const server = await startServer({ adapter, replayEvents: 100, heartbeatMs: 1000, retryMs: 2000 });
     report.onCleanup(() => server.close());
-    const ticker = server.request({ cmd: 'broadcast', topic: 'shared', rate: 200, total: 1e9, payloadBytes: 64, batchMs: 20 }, 'ok');
+    const ticker = server.ask({ cmd: 'broadcast', topic: 'shared', rate: 200, total: 1e9, payloadBytes: 64, batchMs: 20 }, 'ok');
     await ticker;
 
     const statuses = new Map();
@@ -102,7 +102,7 @@ async function churn(adapter) {
 
 let failures = 0;
 for (const adapter of opts.adapters.split(',')) {
-  if (adapter !== 'core' && !(await isAvailable(adapter))) {
+  if (adapter !== 'core' && !builtEntry(`@ssekit/${adapter}`)) {
     console.log(`\n=== churn (${adapter}): skipped, @ssekit/${adapter} is not built`);
     continue;
   }

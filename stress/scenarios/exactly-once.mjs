@@ -17,10 +17,11 @@
  *   (`RedisBroadcaster` as hub and replayer); the broadcast is made on the first instance and
  *   each reconnect goes to a random instance.
  */
-import { Report, options, until, pool } from '../lib/harness.mjs';
-import { startRedis, startServer } from '../lib/procs.mjs';
+import { options } from '@ssekit/harness/args';
+import { RedisServer } from '@ssekit/harness/redis-server';
+import { builtEntry } from '@ssekit/harness/workspace';
+import { Report, until, pool, startServer } from '../lib/harness.mjs';
 import { openStream } from '../lib/sse-client.mjs';
-import { isAvailable } from '../lib/packages.mjs';
 import { FIRST_KEY, idKey, isAfter } from '../lib/ids.mjs';
 
 const opts = options({
@@ -33,7 +34,7 @@ const opts = options({
   payload: { default: 64 },
   seed: { default: 1 },
   topics: { default: 2 },
-});
+}, undefined, { strict: false });
 
 /** A small deterministic PRNG (mulberry32), so a failing run can be repeated with `--seed`. */
 function prng(seed) {
@@ -111,8 +112,8 @@ async function run(backend) {
     const retained = Math.max(1, Math.round(opts.rate * opts.window));
     const servers = [];
     if (backend === 'redis') {
-      const redis = await startRedis();
-      report.onCleanup(() => redis.close());
+      const redis = await RedisServer.start();
+      report.onCleanup(() => redis.dispose());
       const config = { adapter: opts.adapter, backend: 'redis', redisPort: redis.port, redisStream: `stress:{once}:${Date.now()}`, redisMaxLen: retained, resetEvent: true };
       servers.push(await startServer(config), await startServer(config));
       report.figure('redis-server port', redis.port);
@@ -144,7 +145,7 @@ async function run(backend) {
     for (const label of labels) {
       const rate = (opts.rate * totals[label]) / total;
       const topic = label === '*' ? undefined : label;
-      await servers[0].request({ cmd: 'broadcast', topic, rate, total: totals[label], payloadBytes: opts.payload, batchMs: 10 }, 'ok');
+      await servers[0].ask({ cmd: 'broadcast', topic, rate, total: totals[label], payloadBytes: opts.payload, batchMs: 10 }, 'ok');
     }
 
     let reconnectFailures = 0;
@@ -200,7 +201,7 @@ async function run(backend) {
 
 let failures = 0;
 for (const backend of opts.backends.split(',')) {
-  if (backend === 'redis' && !(await isAvailable('redis'))) {
+  if (backend === 'redis' && !builtEntry('@ssekit/redis')) {
     console.log('\n=== exactly-once (redis): skipped, @ssekit/redis is not built');
     continue;
   }

@@ -19,9 +19,10 @@
  * Half the stalled clients are raw sockets paused right after the request, half are
  * `node:http` responses paused after the headers.
  */
-import { Report, options, mib, until, pool } from '../lib/harness.mjs';
-import { startRedis, startServer } from '../lib/procs.mjs';
-import { openStream, rawStream, SseParser, splitResponse, dechunk } from '../lib/sse-client.mjs';
+import { options } from '@ssekit/harness/args';
+import { RedisServer } from '@ssekit/harness/redis-server';
+import { Report, mib, until, pool, startServer } from '../lib/harness.mjs';
+import { dechunk, eventParser, openStream, rawRequest, splitResponse, streamRequest } from '../lib/sse-client.mjs';
 import { FIRST_KEY, idKey, isAfter } from '../lib/ids.mjs';
 
 const opts = options({
@@ -37,7 +38,7 @@ const opts = options({
   seconds: { default: 20 }, // broadcast duration
   maxBuffered: { default: 1024 * 1024 }, // the default maxBufferedBytes
   heapSlackMiB: { default: 80 },
-});
+}, undefined, { strict: false });
 
 /** Checks one client's events: per topic 1, 2, 3, ...; ids strictly increasing overall. */
 class Checker {
@@ -74,8 +75,8 @@ await Report.run(`slow consumers (${opts.adapter}, ${opts.backend}): ${opts.clie
   const retained = totals.feed + totals.bulk + 1000;
   let backend = {};
   if (opts.backend === 'redis') {
-    const redis = await startRedis();
-    report.onCleanup(() => redis.close());
+    const redis = await RedisServer.start();
+    report.onCleanup(() => redis.dispose());
     backend = { backend: 'redis', redisPort: redis.port, redisStream: `stress:{slow}:${Date.now()}`, redisMaxLen: retained };
   }
   const server = await startServer({
@@ -104,8 +105,9 @@ await Report.run(`slow consumers (${opts.adapter}, ${opts.backend}): ${opts.clie
   const stalledHttp = [];
   for (let i = 0; i < opts.stalled; i++) {
     if (i % 2 === 0) {
-      const request = `GET ${bothPath} HTTP/1.1\r\nHost: 127.0.0.1\r\nAccept: text/event-stream\r\n\r\n`;
-      stalledRaw.push(await rawStream(server.port, request, { pause: true }));
+      const raw = rawRequest(server.port, streamRequest(bothPath), { pause: true });
+      await raw.connected;
+      stalledRaw.push(raw);
     } else {
       const checker = new Checker();
       const stream = await openStream(server.port, bothPath, { onEvent: checker.onEvent });
@@ -125,8 +127,8 @@ await Report.run(`slow consumers (${opts.adapter}, ${opts.backend}): ${opts.clie
   const deadline = opts.seconds * 1000 + 60_000;
   server.next('done', deadline).then((m) => doneMessages.push(m));
   server.next('done', deadline).then((m) => doneMessages.push(m));
-  await server.request({ cmd: 'broadcast', topic: 'feed', rate: opts.feedRate, total: totals.feed, payloadBytes: opts.feedPayload, batchMs: 50 }, 'ok');
-  await server.request({ cmd: 'broadcast', topic: 'bulk', rate: opts.bulkRate, total: totals.bulk, payloadBytes: opts.bulkPayload, batchMs: 50 }, 'ok');
+  await server.ask({ cmd: 'broadcast', topic: 'feed', rate: opts.feedRate, total: totals.feed, payloadBytes: opts.feedPayload, batchMs: 50 }, 'ok');
+  await server.ask({ cmd: 'broadcast', topic: 'bulk', rate: opts.bulkRate, total: totals.bulk, payloadBytes: opts.bulkPayload, batchMs: 50 }, 'ok');
   const broadcastStart = Date.now();
   let peakRss = before.rss;
   let slowAt;
@@ -151,12 +153,11 @@ await Report.run(`slow consumers (${opts.adapter}, ${opts.backend}): ${opts.clie
   // their last complete event with Last-Event-ID.
   const resumed = [];
   for (const raw of stalledRaw) {
-    await raw.drain();
-    const { body } = splitResponse(Buffer.concat(raw.chunks));
+    const { body } = splitResponse(await raw.drain());
     const checker = new Checker();
-    const parser = new SseParser(checker.onEvent);
+    const parser = eventParser(checker.onEvent);
     parser.push(dechunk(body));
-    resumed.push({ kind: 'raw', checker, lastId: parser.lastId });
+    resumed.push({ kind: 'raw', checker, lastId: parser.lastEventId === '' ? undefined : parser.lastEventId });
   }
   for (const { stream, checker } of stalledHttp) {
     stream.res.resume();

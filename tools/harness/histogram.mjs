@@ -58,3 +58,15 @@ export function percentile(h, p) {
   }
   return h.max;
 }
+
+/**
+ * Exact percentiles of raw samples (for runs small enough to keep every sample): the nearest
+ * rank, like {@link percentile}, for each of `ps`.
+ * @param {readonly number[]} samples
+ * @param {readonly number[]} ps percentiles, e.g. `[50, 99]`
+ * @returns {number[]} NaN for each when there are no samples
+ */
+export function exactPercentiles(samples, ps) {
+  const sorted = Float64Array.from(samples).sort();
+  return ps.map((p) => (sorted.length === 0 ? NaN : sorted[Math.max(0, Math.ceil((p / 100) * sorted.length) - 1)]));
+}
