@@ -3,7 +3,7 @@ import type { Config } from 'jest';
 /**
  * One Jest run for every package. Workspace packages resolve to their TypeScript sources, so
  * tests never depend on a stale build. A few dependencies ship ESM only; Jest on Node 20 needs
- * them transformed to CommonJS.
+ * them transformed to CommonJS, and so do the harness's own ES modules.
  */
 const esmOnly = ['cookie'];
 
@@ -15,9 +15,14 @@ const config: Config = {
     // Sources import each other with the `.js` extension NodeNext requires; Jest resolves the `.ts`.
     '^(\\.{1,2}/.*)\\.js$': '$1',
     '^@ssekit/(core|express|fastify|koa|redis)$': '<rootDir>/packages/$1/src/index.ts',
+    // The test kit (private, never published) and the harness it shares with bench/ and stress/.
+    '^@ssekit/testkit$': '<rootDir>/test/support/index.ts',
+    '^@ssekit/testkit/(.+)$': '<rootDir>/test/support/$1.ts',
+    '^@ssekit/harness/(.+)$': '<rootDir>/tools/harness/$1.mjs',
   },
   transform: {
     '^.+\\.tsx?$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json' }],
+    '/tools/harness/.+\\.mjs$': '<rootDir>/test/support/transform-mjs.cjs',
     'node_modules/.+\\.m?js$': ['ts-jest', { tsconfig: '<rootDir>/tsconfig.test.json', isolatedModules: true }],
   },
   transformIgnorePatterns: [`/node_modules/(?!\\.pnpm/(${esmOnly.join('|')})@|(${esmOnly.join('|')})/)`],

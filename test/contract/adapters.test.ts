@@ -4,8 +4,8 @@
  */
 import { EventSource } from 'eventsource';
 import { Hub, MemoryReplayer, type Broadcaster, type Connection } from '@ssekit/core';
-import { adapters, type ContractOptions, type Route, type RunningApp, type StartOptions } from './adapters';
-import { connect, connectStalled, fetchPlain, waitFor, type SseClient } from './client';
+import { connect, connectStalled, fetchPlain, track, waitFor, type SseClient } from '@ssekit/testkit';
+import { adapters, type ContractOptions, type Route, type RunningApp, type StartOptions } from '@ssekit/testkit/adapters';
 
 /**
  * The route every test uses: topics from `?topic=`, `?hello` sends one event right after the
@@ -17,23 +17,10 @@ const route: Route = async ({ sse, query }) => {
   if (query.has('hello')) await conn.send({ event: 'hello', data: `gap=${conn.replayGap}` });
 };
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
-
 describe.each(adapters)('$name adapter', (adapter) => {
-  async function start(options: ContractOptions = {}, start?: StartOptions): Promise<RunningApp> {
-    const app = await adapter.start(options, route, start);
-    cleanup.push(() => app.close());
-    return app;
-  }
-
-  async function open(url: string, headers?: Record<string, string>): Promise<SseClient> {
-    const client = await connect(url, headers);
-    cleanup.push(() => client.close());
-    return client;
-  }
+  // Apps and clients are closed after each test by the kit's cleanup registry.
+  const start = (options: ContractOptions = {}, startOptions?: StartOptions): Promise<RunningApp> => adapter.start(options, route, startOptions);
+  const open = (url: string, headers?: Record<string, string>): Promise<SseClient> => connect(url, headers);
 
   const count = async (app: RunningApp): Promise<number> => app.hub.connectionCount();
 
@@ -51,7 +38,7 @@ describe.each(adapters)('$name adapter', (adapter) => {
   test('delivers events in order to an EventSource client, with no framework warnings', async () => {
     const app = await start();
     const es = new EventSource(app.url);
-    cleanup.push(() => es.close());
+    track(() => es.close());
     const received: string[] = [];
     es.onmessage = (message) => received.push(message.data);
     await waitFor(async () => (await count(app)) === 1, 2000, 'the stream to register');
@@ -134,7 +121,6 @@ describe.each(adapters)('$name adapter', (adapter) => {
   test('treats a client that resets its connection as a normal close, not a logged error', async () => {
     const app = await start();
     const client = await connectStalled(app.url);
-    cleanup.push(() => client.close());
     await waitFor(async () => (await count(app)) === 1);
     client.reset();
     await waitFor(async () => (await count(app)) === 0, 100, 'unregistration');
@@ -165,7 +151,6 @@ describe.each(adapters)('$name adapter', (adapter) => {
     const fast = await open(app.url);
     await waitFor(async () => (await count(app)) === 1);
     const stalled = await connectStalled(app.url);
-    cleanup.push(() => stalled.close());
     await waitFor(async () => (await count(app)) === 2);
     const [fastConn, slowConn] = app.connections as [Connection, Connection];
     const payload = 'x'.repeat(16 * 1024);

@@ -5,10 +5,8 @@
  * `SseHttpError` the app throws, such as 401) and nothing opened or registered.
  */
 import { SseHttpError, heartbeatStats, type Authorize } from '@ssekit/core';
-import { adapters, type RunningApp } from '../contract/adapters';
-import { closeAll, onCleanup, openStream, startCoreServer } from './support';
-
-afterEach(closeAll);
+import { connect, serveCore, topicsFromQuery } from '@ssekit/testkit';
+import { adapters, type RunningApp } from '@ssekit/testkit/adapters';
 
 /** What an app would keep in its session store: session id -> topics the user may read. */
 const sessions = new Map<string, string[]>([['s3cr3t', ['news', 'user:42']]]);
@@ -45,7 +43,8 @@ const authorize: Authorize<unknown> = async (request, topics) => {
 };
 
 interface Target {
-  port: number;
+  /** Base URL, no trailing slash. */
+  url: string;
   count(): Promise<number>;
   broadcast(topic: string, data: string): Promise<unknown>;
 }
@@ -61,7 +60,7 @@ const cases: [string, string, Record<string, string>, number][] = [
 ];
 
 async function check(target: Target, path: string, headers: Record<string, string>, status: number): Promise<void> {
-  const client = await openStream(target.port, path, headers);
+  const client = await connect(`${target.url}${path}`, headers);
   expect(client.status).toBe(status);
   if (status !== 200) {
     expect(client.headers['content-type'] ?? '').not.toContain('text/event-stream');
@@ -77,11 +76,11 @@ async function check(target: Target, path: string, headers: Record<string, strin
 describe('on the core handler', () => {
   let target: Target;
   beforeEach(async () => {
-    const server = await startCoreServer({ authorize: authorize as Authorize });
+    const { handler, server } = await serveCore({ authorize: authorize as Authorize }, topicsFromQuery);
     target = {
-      port: server.port,
-      count: async () => server.handler.connectionCount(),
-      broadcast: async (topic, data) => server.handler.hub.broadcastTo(topic, { data }),
+      url: server.url,
+      count: async () => handler.connectionCount(),
+      broadcast: async (topic, data) => handler.hub.broadcastTo(topic, { data }),
     };
   });
   test.each(cases)('%s', async (_what, path, headers, status) => check(target, path, headers, status));
@@ -94,9 +93,8 @@ describe.each(adapters.map((a) => [a.name, a] as const))('on %s', (_name, adapte
     app = await adapter.start({ authorize, heartbeatMs: 1000 }, async ({ sse, query }) => {
       await sse({ topics: query.getAll('topic') });
     });
-    onCleanup(() => app.close());
     target = {
-      port: Number(new URL(app.url).port),
+      url: `http://127.0.0.1:${app.port}`,
       count: async () => app.hub.connectionCount(),
       broadcast: async (topic, data) => app.hub.broadcastTo(topic, { data }),
     };

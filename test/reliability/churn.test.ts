@@ -7,17 +7,16 @@
  */
 import * as http from 'node:http';
 import { Hub, createSseHandler, heartbeatStats, type Broadcaster, type Connection } from '@ssekit/core';
-import { adapters } from '../contract/adapters';
-import { closeAll, listen, onCleanup, openStream, waitFor, withTimeout } from './support';
-
-afterEach(closeAll);
+import { connect, listen, track, waitFor, withTimeout } from '@ssekit/testkit';
+import { adapters } from '@ssekit/testkit/adapters';
 
 const CYCLES = 300;
 const CONCURRENCY = 20;
 const KINDS = ['reset', 'destroy', 'end', 'server'] as const;
 
 interface Target {
-  port: number;
+  /** Base URL, no trailing slash. */
+  url: string;
   hub: Broadcaster;
   connections: Connection[];
 }
@@ -35,9 +34,9 @@ async function coreTarget(): Promise<Target> {
       () => res.destroy(),
     );
   });
-  const port = await listen(server);
-  onCleanup(() => handler.close());
-  return { port, hub: handler.hub, connections };
+  const { url } = await listen(server);
+  track(() => handler.close());
+  return { url, hub: handler.hub, connections };
 }
 
 /** Resources the process holds, by kind (sockets, timers, ...). */
@@ -66,11 +65,11 @@ async function churn(target: Target): Promise<void> {
       while (next < CYCLES) {
         const i = next++;
         const kind = KINDS[i % KINDS.length]!;
-        const client = await openStream(target.port, `/events?topic=shared&topic=t${i % 37}${kind === 'server' ? '&close=1' : ''}`);
+        const client = await connect(`${target.url}/events?topic=shared&topic=t${i % 37}${kind === 'server' ? '&close=1' : ''}`);
         statuses.push(client.status);
-        if (kind === 'reset') client.socket.resetAndDestroy();
+        if (kind === 'reset') client.reset();
         else if (kind === 'destroy') client.close();
-        else if (kind === 'end') client.socket.end();
+        else if (kind === 'end') client.socket!.end();
         await withTimeout(client.closed, 5000, `a ${kind} close`);
       }
     }),
@@ -104,7 +103,6 @@ test.each(adapters.map((a) => [a.name, a] as const))(`%s: ${CYCLES} cycles leave
     const connection = await sse({ topics: query.getAll('topic') });
     if (query.has('close')) connection.close();
   });
-  onCleanup(() => app.close());
-  await churn({ port: Number(new URL(app.url).port), hub: app.hub, connections: app.connections });
+  await churn({ url: `http://127.0.0.1:${app.port}`, hub: app.hub, connections: app.connections });
   expect(app.logs).toEqual([]);
 });

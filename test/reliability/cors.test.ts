@@ -6,20 +6,16 @@
  * events flow. A preflight (sent by polyfills that set `Last-Event-ID` themselves) is answered.
  */
 import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import express from 'express';
+import type { Express } from 'express';
 import cors from 'cors';
-import Fastify from 'fastify';
+import type { FastifyInstance } from 'fastify';
 import fastifyCors from '@fastify/cors';
-import Koa from 'koa';
+import type Koa from 'koa';
 import koaCors from '@koa/cors';
 import type { Authorize, Broadcaster } from '@ssekit/core';
-import { expressSse } from '@ssekit/express';
-import { fastifySse } from '@ssekit/fastify';
-import { koaSse } from '@ssekit/koa';
-import { closeAll, listen, onCleanup, openStream } from './support';
-
-afterEach(closeAll);
+import { buildApp, type AdapterName } from '@ssekit/harness/apps';
+import { connect, track } from '@ssekit/testkit';
+import { modulesOf } from '@ssekit/testkit/adapters';
 
 const PAGE = 'https://app.example';
 const ALLOWED = [PAGE];
@@ -35,48 +31,31 @@ interface App {
   hub: Broadcaster;
 }
 
-const apps: Record<string, () => Promise<App>> = {
-  async express() {
-    const app = express();
-    const sse = expressSse({ authorize, heartbeatMs: 0 });
-    app.use(cors({ origin: ALLOWED, credentials: true }));
-    app.use(sse);
-    app.get('/events', async (_req, res) => {
-      await res.sse({ topics: ['news'] });
-    });
-    const server = http.createServer(app);
-    const port = await listen(server);
-    onCleanup(() => sse.close());
-    return { port, hub: sse.hub };
-  },
-  async fastify() {
-    const app = Fastify();
-    await app.register(fastifyCors, { origin: ALLOWED, credentials: true });
-    await app.register(fastifySse, { authorize, heartbeatMs: 0 });
-    app.get('/events', async (_request, reply) => {
-      await reply.sse({ topics: ['news'] });
-    });
-    await app.listen({ port: 0, host: '127.0.0.1' });
-    onCleanup(async () => {
-      app.server.closeAllConnections();
-      await app.close();
-    });
-    return { port: (app.server.address() as AddressInfo).port, hub: app.sseHub };
-  },
-  async koa() {
-    const app = new Koa();
-    const sse = koaSse({ authorize, heartbeatMs: 0 });
-    app.use(koaCors({ origin: (ctx: Koa.Context) => (ALLOWED.includes(ctx.get('Origin')) ? ctx.get('Origin') : ''), credentials: true }));
-    app.use(sse);
-    app.use(async (ctx) => {
-      if (ctx.path === '/events') await ctx.sse({ topics: ['news'] });
-    });
-    const server = http.createServer(app.callback());
-    const port = await listen(server);
-    onCleanup(() => sse.close());
-    return { port, hub: sse.hub };
-  },
+/** Each framework's own CORS plugin, allowing the page's origin with credentials. */
+const corsFor: Record<Exclude<AdapterName, 'node'>, (app: unknown) => unknown> = {
+  express: (app) => (app as Express).use(cors({ origin: ALLOWED, credentials: true })),
+  fastify: (app) => (app as FastifyInstance).register(fastifyCors, { origin: ALLOWED, credentials: true }),
+  koa: (app) => (app as Koa).use(koaCors({ origin: (ctx: Koa.Context) => (ALLOWED.includes(ctx.get('Origin')) ? ctx.get('Origin') : ''), credentials: true })),
 };
+
+const apps = Object.fromEntries(
+  (['express', 'fastify', 'koa'] as const).map((name) => [
+    name,
+    async (): Promise<App> => {
+      const app = await buildApp(name, modulesOf(name), {
+        sse: { authorize, heartbeatMs: 0 },
+        prepare: corsFor[name],
+        route: (open) => open({ topics: ['news'] }),
+      });
+      const port = await app.listen();
+      track(async () => {
+        app.server.closeAllConnections();
+        await app.close();
+      });
+      return { port, hub: app.hub };
+    },
+  ]),
+);
 
 /** Sends a preflight and returns the response headers. */
 function preflight(port: number, origin: string): Promise<{ status: number; headers: http.IncomingHttpHeaders }> {
@@ -89,7 +68,7 @@ function preflight(port: number, origin: string): Promise<{ status: number; head
       agent: false,
       headers: { origin, 'access-control-request-method': 'GET', 'access-control-request-headers': 'last-event-id' },
     });
-    onCleanup(() => req.destroy());
+    track(() => req.destroy());
     req.on('response', (res) => {
       res.resume();
       resolve({ status: res.statusCode ?? 0, headers: res.headers });
@@ -102,7 +81,7 @@ function preflight(port: number, origin: string): Promise<{ status: number; head
 describe.each(Object.entries(apps))('%s with its CORS plugin', (_name, start) => {
   test('a credentialed cross-origin stream gets the origin, credentials: true, and events', async () => {
     const app = await start();
-    const client = await openStream(app.port, '/events', { origin: PAGE, cookie: 'sid=s3cr3t' });
+    const client = await connect(`http://127.0.0.1:${app.port}/events`, { origin: PAGE, cookie: 'sid=s3cr3t' });
     expect(client.status).toBe(200);
     expect(client.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     expect(client.headers['access-control-allow-origin']).toBe(PAGE);
@@ -115,7 +94,7 @@ describe.each(Object.entries(apps))('%s with its CORS plugin', (_name, start) =>
 
   test('without the session cookie: 403, still with CORS headers so the page can see it', async () => {
     const app = await start();
-    const client = await openStream(app.port, '/events', { origin: PAGE });
+    const client = await connect(`http://127.0.0.1:${app.port}/events`, { origin: PAGE });
     expect(client.status).toBe(403);
     expect(client.headers['access-control-allow-origin']).toBe(PAGE);
     expect(await app.hub.connectionCount()).toBe(0);
@@ -123,7 +102,7 @@ describe.each(Object.entries(apps))('%s with its CORS plugin', (_name, start) =>
 
   test('another origin is not allowed to read the stream', async () => {
     const app = await start();
-    const client = await openStream(app.port, '/events', { origin: 'https://evil.example', cookie: 'sid=s3cr3t' });
+    const client = await connect(`http://127.0.0.1:${app.port}/events`, { origin: 'https://evil.example', cookie: 'sid=s3cr3t' });
     expect(client.headers['access-control-allow-origin']).not.toBe('https://evil.example');
     expect(client.headers['access-control-allow-origin']).not.toBe('*');
   });

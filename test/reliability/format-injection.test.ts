@@ -10,8 +10,8 @@
  * chunks are covered too.
  */
 import fc from 'fast-check';
-import { createParser, type EventSourceMessage } from 'eventsource-parser';
 import { SseFormatError, formatComment, formatEvent, type SseEvent } from '@ssekit/core';
+import { parseWire } from '@ssekit/testkit';
 
 /** Pieces that break naive encoders: line ends, NUL, BOM, lone surrogates, field look-alikes. */
 const hostilePiece = fc.oneof(
@@ -42,32 +42,8 @@ function mustRefuse(event: SseEvent): boolean {
   return r !== undefined && !(Number.isSafeInteger(r) && r >= 0);
 }
 
-interface Parsed {
-  events: EventSourceMessage[];
-  retries: number[];
-  comments: string[];
-  errors: string[];
-}
-
-/** Parses bytes fed in pieces cut at `cuts`, decoding UTF-8 as a stream. */
-function parse(bytes: Uint8Array, cuts: number[]): Parsed {
-  const out: Parsed = { events: [], retries: [], comments: [], errors: [] };
-  const parser = createParser({
-    onEvent: (e) => out.events.push(e),
-    onRetry: (ms) => out.retries.push(ms),
-    onComment: (c) => out.comments.push(c),
-    onError: (e) => out.errors.push(e.message),
-  });
-  const decoder = new TextDecoder('utf-8', { fatal: true });
-  const points = [...new Set(cuts.map((c) => c % (bytes.length + 1)))].sort((a, b) => a - b);
-  let at = 0;
-  for (const point of [...points, bytes.length]) {
-    parser.feed(decoder.decode(bytes.subarray(at, point), { stream: true }));
-    at = point;
-  }
-  parser.feed(decoder.decode());
-  return out;
-}
+/** Parses bytes fed in pieces cut at `cuts`, decoding UTF-8 as a browser does (as a stream, strictly). */
+const parse = (bytes: Uint8Array, cuts: number[]) => parseWire(bytes, { cuts, fatal: true });
 
 test('any event either round-trips exactly or is refused; nothing is ever injected', () => {
   fc.assert(

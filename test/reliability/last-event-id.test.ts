@@ -6,42 +6,41 @@
  * delivering live events. Never an error after the headers, never unbounded work.
  */
 import { MemoryReplayer, heartbeatStats } from '@ssekit/core';
-import { adapters, type RunningApp } from '../contract/adapters';
-import { closeAll, onCleanup, openStream, rawRequest, rawWaitFor, startCoreServer, waitFor, type CoreServer } from './support';
-
-afterEach(closeAll);
+import { connect, rawRequest, rawWaitFor, serveCore, topicsFromQuery, type CoreServer } from '@ssekit/testkit';
+import { adapters, type RunningApp } from '@ssekit/testkit/adapters';
 
 const RESET = 'ssekit-reset';
 
 async function coreServer(): Promise<{ server: CoreServer; replayer: MemoryReplayer }> {
   const replayer = new MemoryReplayer(100);
-  const server = await startCoreServer({ replayer, resetEvent: true, heartbeatMs: 0 });
+  const server = await serveCore({ replayer, resetEvent: true, heartbeatMs: 0 }, topicsFromQuery);
   for (let n = 1; n <= 5; n++) server.handler.hub.broadcast({ data: `old ${n}` });
   return { server, replayer };
 }
 
 /** Opens with the given headers/path, expects a gap, then checks that live delivery works. */
 async function expectGap(server: CoreServer, path: string, headers: Record<string, string>): Promise<void> {
-  const client = await openStream(server.port, path, headers);
+  const client = await connect(`${server.server.url}${path}`, headers);
   expect(client.status).toBe(200);
   const [first] = await client.waitForEvents(1);
   expect(first).toMatchObject({ event: RESET, data: 'gap' });
-  await waitFor(() => server.connections.length === 1, 2000, 'the connection');
-  expect(server.connections[0]!.replayGap).toBe(true);
+  const connection = await server.opened.next(2000, 'the connection');
+  expect(server.opened.pending).toBe(0);
+  expect(connection.replayGap).toBe(true);
   server.handler.hub.broadcast({ data: 'live' });
   const events = await client.waitForEvents(2);
   expect(events.map((e) => e.data)).toEqual(['gap', 'live']);
-  expect(server.errors).toEqual([]);
+  expect(server.refused.items).toEqual([]);
 }
 
 describe('on the core handler', () => {
   test('an empty (or blank) Last-Event-ID is no id: no replay, no gap', async () => {
     const { server } = await coreServer();
     for (const value of ['', '   ']) {
-      const client = await openStream(server.port, '/events', { 'last-event-id': value });
+      const client = await connect(`${server.server.url}/events`, { 'last-event-id': value });
       expect(client.status).toBe(200);
-      await waitFor(() => server.connections.length === 1, 2000, 'the connection');
-      const connection = server.connections.pop()!;
+      const connection = await server.opened.next(2000, 'the connection');
+      expect(server.opened.pending).toBe(0);
       expect(connection.lastEventId).toBeUndefined();
       expect(connection.replayGap).toBe(false);
       server.handler.hub.broadcast({ data: 'live' });
@@ -74,25 +73,23 @@ describe('on the core handler', () => {
     const { server, replayer } = await coreServer();
     // Percent-encoded CR LF: decoded into the id, where it can only be a lookup miss.
     await expectGap(server, `/events?lastEventId=${encodeURIComponent('\r\nevent: evil')}`, {});
-    server.connections.length = 0;
     await expectGap(server, `/events?lastEventId=${'q'.repeat(15_000)}`, {});
-    server.connections.length = 0;
     // A good id replays (the two live events above were stored too).
-    const client = await openStream(server.port, `/events?lastEventId=${replayer.prefix}-3`);
+    const client = await connect(`${server.server.url}/events?lastEventId=${replayer.prefix}-3`);
     const events = await client.waitForEvents(4);
     expect(events.map((e) => e.data)).toEqual(['old 4', 'old 5', 'live', 'live']);
   });
 
   test('the header wins over the query parameter', async () => {
     const { server, replayer } = await coreServer();
-    const client = await openStream(server.port, `/events?lastEventId=${replayer.prefix}-1`, { 'last-event-id': `${replayer.prefix}-4` });
+    const client = await connect(`${server.server.url}/events?lastEventId=${replayer.prefix}-1`, { 'last-event-id': `${replayer.prefix}-4` });
     const [event] = await client.waitForEvents(1);
     expect(event!.data).toBe('old 5');
   });
 
   test('spaces around a good id are trimmed by Node, and it replays', async () => {
     const { server, replayer } = await coreServer();
-    const raw = rawRequest(server.port, `GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID:    ${replayer.prefix}-4   \r\n\r\n`);
+    const raw = rawRequest(server.server.port, `GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID:    ${replayer.prefix}-4   \r\n\r\n`);
     await rawWaitFor(raw, 'old 5');
     expect(raw.received().toString('latin1')).not.toContain('old 4');
   });
@@ -103,11 +100,11 @@ describe('on the core handler', () => {
       `GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: ${'x'.repeat(17_000)}\r\n\r\n`,
       `GET /events?lastEventId=${'x'.repeat(17_000)} HTTP/1.1\r\nHost: x\r\n\r\n`,
     ]) {
-      const response = await rawRequest(server.port, request).response;
+      const response = await rawRequest(server.server.port, request).response;
       expect(response.toString('latin1')).toMatch(/^HTTP\/1\.1 431 /);
     }
-    expect(server.connections).toEqual([]);
-    expect(server.errors).toEqual([]);
+    expect(server.opened.items).toEqual([]);
+    expect(server.refused.items).toEqual([]);
     expect(server.handler.connectionCount()).toBe(0);
   });
 
@@ -115,20 +112,21 @@ describe('on the core handler', () => {
     const { server } = await coreServer();
     for (const byte of [0x00, 0x01, 0x7f]) {
       const request = Buffer.concat([Buffer.from('GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: a'), Buffer.from([byte]), Buffer.from('b\r\n\r\n')]);
-      const response = await rawRequest(server.port, request).response;
+      const response = await rawRequest(server.server.port, request).response;
       expect(response.toString('latin1')).toMatch(/^HTTP\/1\.1 400 /);
     }
-    expect(server.connections).toEqual([]);
+    expect(server.opened.items).toEqual([]);
   });
 
   test('bytes that are not UTF-8 are a gap on a healthy stream', async () => {
     const { server } = await coreServer();
     const request = Buffer.concat([Buffer.from('GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: '), Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x80]), Buffer.from('\r\n\r\n')]);
-    const raw = rawRequest(server.port, request);
+    const raw = rawRequest(server.server.port, request);
     await rawWaitFor(raw, `event: ${RESET}`);
     expect(raw.received().toString('latin1')).toMatch(/^HTTP\/1\.1 200 /);
-    await waitFor(() => server.connections.length === 1, 2000, 'the connection');
-    expect(server.connections[0]!.lastEventId).toBe(Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x80]).toString('latin1'));
+    const connection = await server.opened.next(2000, 'the connection');
+    expect(server.opened.pending).toBe(0);
+    expect(connection.lastEventId).toBe(Buffer.from([0xff, 0xfe, 0xc3, 0x28, 0x80]).toString('latin1'));
     server.handler.hub.broadcast({ data: 'live after bad bytes' });
     await rawWaitFor(raw, 'live after bad bytes');
   });
@@ -154,7 +152,6 @@ describe.each(adapters.map((a) => [a.name, a] as const))('on %s', (_name, adapte
     app = await adapter.start({ replayer, resetEvent: true, heartbeatMs: 0 }, async ({ sse }) => {
       await sse({ topics: ['t'] });
     });
-    onCleanup(() => app.close());
     for (let n = 1; n <= 3; n++) await app.hub.broadcastTo('t', { data: `old ${n}` });
   });
 
@@ -164,8 +161,7 @@ describe.each(adapters.map((a) => [a.name, a] as const))('on %s', (_name, adapte
     ['malformed', () => `${replayer.prefix}-0x1`],
     ['15,000 characters', () => 'z'.repeat(15_000)],
   ])('an id %s: 200, reset event, then live events', async (_what, make) => {
-    const port = Number(new URL(app.url).port);
-    const client = await openStream(port, '/events', { 'last-event-id': make() });
+    const client = await connect(app.url, { 'last-event-id': make() });
     expect(client.status).toBe(200);
     const [first] = await client.waitForEvents(1);
     expect(first).toMatchObject({ event: RESET, data: 'gap' });
@@ -175,9 +171,8 @@ describe.each(adapters.map((a) => [a.name, a] as const))('on %s', (_name, adapte
   });
 
   test('bytes that are not UTF-8: 200, reset event, then live events', async () => {
-    const port = Number(new URL(app.url).port);
     const request = Buffer.concat([Buffer.from('GET /events HTTP/1.1\r\nHost: x\r\nLast-Event-ID: '), Buffer.from([0xc0, 0xaf, 0xff]), Buffer.from('\r\n\r\n')]);
-    const raw = rawRequest(port, request);
+    const raw = rawRequest(app.port, request);
     await rawWaitFor(raw, `event: ${RESET}`);
     await app.hub.broadcastTo('t', { data: 'live' });
     await rawWaitFor(raw, 'data: live');
@@ -185,8 +180,7 @@ describe.each(adapters.map((a) => [a.name, a] as const))('on %s', (_name, adapte
   });
 
   test('a good id replays exactly what was missed', async () => {
-    const port = Number(new URL(app.url).port);
-    const client = await openStream(port, '/events', { 'last-event-id': `${replayer.prefix}-1` });
+    const client = await connect(app.url, { 'last-event-id': `${replayer.prefix}-1` });
     const events = await client.waitForEvents(2);
     expect(events.map((e) => e.data)).toEqual(['old 2', 'old 3']);
   });

@@ -6,10 +6,8 @@
  */
 import * as http from 'node:http';
 import { closeServerAndStreams, createSseHandler, heartbeatStats, type Broadcaster, type Connection } from '@ssekit/core';
-import { adapters } from '../contract/adapters';
-import { closeAll, onCleanup, openStream, rawRequest, waitFor, withTimeout, type Recorder } from './support';
-
-afterEach(closeAll);
+import { connect, listen, rawRequest, track, waitFor, withTimeout, type SseClient } from '@ssekit/testkit';
+import { adapters } from '@ssekit/testkit/adapters';
 
 const SHUTDOWN_RETRY_MS = 2500;
 const options = { shutdownRetryMs: SHUTDOWN_RETRY_MS, shutdownGraceMs: 500, heartbeatMs: 0, maxBufferedBytes: 256 * 1024 * 1024 };
@@ -31,19 +29,14 @@ async function coreTarget(): Promise<Target> {
     }
     handler.open(req, res, { topics: ['t'] }).then((c) => connections.push(c), () => res.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  onCleanup(() => {
-    server.closeAllConnections();
-    server.close();
-  });
-  const { port } = server.address() as { port: number };
+  const { port } = await listen(server);
   return { port, hub: handler.hub, connections, shutdown: () => closeServerAndStreams(server, handler) };
 }
 
 /** An idle keep-alive connection: one finished request, socket kept open by the agent. */
 async function idleKeepAlive(port: number): Promise<{ closed: Promise<void> }> {
   const agent = new http.Agent({ keepAlive: true, maxSockets: 1 });
-  onCleanup(() => agent.destroy());
+  track(() => agent.destroy());
   return new Promise((resolve, reject) => {
     const req = http.get({ host: '127.0.0.1', port, path: '/not-a-stream', agent }, (res) => {
       const closed = new Promise<void>((done) => req.socket!.once('close', () => done()));
@@ -55,8 +48,8 @@ async function idleKeepAlive(port: number): Promise<{ closed: Promise<void> }> {
 }
 
 async function checkShutdown(target: Target): Promise<void> {
-  const readers: Recorder[] = [];
-  for (let i = 0; i < 4; i++) readers.push(await openStream(target.port, '/events'));
+  const readers: SseClient[] = [];
+  for (let i = 0; i < 4; i++) readers.push(await connect(`http://127.0.0.1:${target.port}/events`));
 
   // A client that stopped reading, with bytes still queued for it in user space.
   const stalled = rawRequest(target.port, 'GET /events HTTP/1.1\r\nHost: x\r\n\r\n');
@@ -93,7 +86,7 @@ async function checkShutdown(target: Target): Promise<void> {
   expect(heartbeatStats()).toEqual({ timers: 0, members: 0 });
 
   // The server is gone: a new stream cannot even connect.
-  await expect(openStream(target.port, '/events')).rejects.toThrow(/ECONNREFUSED/);
+  await expect(connect(`http://127.0.0.1:${target.port}/events`)).rejects.toThrow(/ECONNREFUSED/);
 }
 
 /**
@@ -135,11 +128,11 @@ describe.each(adapters.map((a) => [a.name, a] as const))('%s', (_name, adapter) 
     const app = await adapter.start(options, async ({ sse }) => {
       await sse({ topics: ['t'] });
     });
-    onCleanup(async () => {
+    track(async () => {
       await app.close();
       expect(app.logs).toEqual([]);
     });
-    return { port: Number(new URL(app.url).port), hub: app.hub, connections: app.connections, shutdown: () => app.shutdown() };
+    return { port: app.port, hub: app.hub, connections: app.connections, shutdown: () => app.shutdown() };
   }
 
   test('every stream ends with the hint, no socket left', async () => {

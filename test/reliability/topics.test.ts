@@ -3,10 +3,8 @@
  * anything opens: no event-stream headers, nothing registered on the hub, no heartbeat.
  */
 import { heartbeatStats, type OpenOptions } from '@ssekit/core';
-import { adapters, type RunningApp } from '../contract/adapters';
-import { closeAll, onCleanup, openStream, startCoreServer } from './support';
-
-afterEach(closeAll);
+import { connect, serveCore, topicsFromQuery } from '@ssekit/testkit';
+import { adapters, type RunningApp } from '@ssekit/testkit/adapters';
 
 /** Names that must be refused, as they would arrive in a query string. */
 const hostileInQuery: [string, string][] = [
@@ -32,31 +30,31 @@ function topicsFrom(query: URLSearchParams): OpenOptions {
 
 describe('on the core handler', () => {
   test.each(hostileInQuery)('a topic with %s: 400, nothing opened', async (_what, topic) => {
-    const server = await startCoreServer({ heartbeatMs: 1000 }, (req) => topicsFrom(new URL(req.url ?? '/', 'http://x').searchParams));
-    const client = await openStream(server.port, `/events?${queryOf(['fine', topic])}`);
+    const { handler, refused, server } = await serveCore({ heartbeatMs: 1000 }, (url) => topicsFrom(url.searchParams));
+    const client = await connect(`${server.url}/events?${queryOf(['fine', topic])}`);
     expect(client.status).toBe(400);
     expect(client.headers['content-type'] ?? '').not.toContain('text/event-stream');
-    expect(server.errors).toHaveLength(1);
-    expect(server.handler.hub.connectionCount()).toBe(0);
-    expect(server.handler.connectionCount()).toBe(0);
+    expect(refused.items).toHaveLength(1);
+    expect(handler.hub.connectionCount()).toBe(0);
+    expect(handler.connectionCount()).toBe(0);
     expect(heartbeatStats()).toEqual({ timers: 0, members: 0 });
   });
 
   test('a lone surrogate or a topics value that is not a list: 400', async () => {
-    const server = await startCoreServer({}, (req) => topicsFrom(new URL(req.url ?? '/', 'http://x').searchParams));
+    const { handler, server } = await serveCore({}, (url) => topicsFrom(url.searchParams));
     for (const path of ['/events?lone=1', '/events?notArray=1']) {
-      const client = await openStream(server.port, path);
+      const client = await connect(`${server.url}${path}`);
       expect(client.status).toBe(400);
     }
-    expect(server.handler.hub.connectionCount()).toBe(0);
+    expect(handler.hub.connectionCount()).toBe(0);
   });
 
   test('256 characters and any printable Unicode are fine', async () => {
-    const server = await startCoreServer({ heartbeatMs: 0 });
+    const { handler, server } = await serveCore({ heartbeatMs: 0 }, topicsFromQuery);
     const topics = ['n'.repeat(256), 'nouvelles/été 😀', 'a:b; c=d'];
-    const client = await openStream(server.port, `/events?${queryOf(topics)}`);
+    const client = await connect(`${server.url}/events?${queryOf(topics)}`);
     expect(client.status).toBe(200);
-    for (const topic of topics) expect(server.handler.hub.topicCount(topic)).toBe(1);
+    for (const topic of topics) expect(handler.hub.topicCount(topic)).toBe(1);
   });
 });
 
@@ -66,12 +64,10 @@ describe.each(adapters.map((a) => [a.name, a] as const))('on %s', (_name, adapte
     app = await adapter.start({ heartbeatMs: 1000 }, async ({ sse, query }) => {
       await sse(topicsFrom(query));
     });
-    onCleanup(() => app.close());
   });
 
   test.each([...hostileInQuery, ['a lone surrogate', 'lone'] as [string, string]])('a topic with %s: 400, nothing opened', async (what, topic) => {
-    const port = Number(new URL(app.url).port);
-    const client = await openStream(port, what === 'a lone surrogate' ? '/events?lone=1' : `/events?${queryOf(['fine', topic])}`);
+    const client = await connect(what === 'a lone surrogate' ? `${app.url}?lone=1` : `${app.url}?${queryOf(['fine', topic])}`);
     expect(client.status).toBe(400);
     expect(client.headers['content-type'] ?? '').not.toContain('text/event-stream');
     expect(await app.hub.connectionCount()).toBe(0);

@@ -10,7 +10,7 @@ import { existsSync, mkdtempSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { assertBuilt, recordStream, runExample, type RunningExample, type StreamRecorder } from '../../support/run-example.js';
+import { assertBuilt, connect, runScript, waitFor, type RunningScript, type SseClient } from '@ssekit/testkit';
 
 const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 const CHROMIUM_ARGS = [
@@ -94,22 +94,11 @@ async function connectionCount(baseUrl: string): Promise<number> {
   return ((await response.json()) as { connections: number }).connections;
 }
 
-/** Polls `read` until it returns `expected`, for at most `timeoutMs`. */
-async function eventually<T>(read: () => Promise<T>, expected: T, timeoutMs = 5000): Promise<void> {
-  const deadline = Date.now() + timeoutMs;
-  let last = await read();
-  while (last !== expected && Date.now() < deadline) {
-    await new Promise((r) => setTimeout(r, 50));
-    last = await read();
-  }
-  expect(last).toBe(expected);
-}
-
 describe('examples/demo in Chromium', () => {
-  let demo: RunningExample;
+  let demo: RunningScript;
   let context: BrowserContext;
   let profile: string;
-  let reference: StreamRecorder;
+  let reference: SseClient;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
@@ -120,7 +109,7 @@ describe('examples/demo in Chromium', () => {
       );
     }
     assertBuilt(['core', 'express']);
-    demo = await runExample('demo/server.mjs');
+    demo = await runScript('examples/demo/server.mjs');
     profile = mkdtempSync(join(tmpdir(), 'ssekit-demo-e2e-'));
     context = await chromium.launchPersistentContext(profile, {
       executablePath: CHROMIUM,
@@ -129,7 +118,7 @@ describe('examples/demo in Chromium', () => {
     });
     context.setDefaultTimeout(5000);
     // Everything the server broadcasts, in order, as the yardstick for the page.
-    reference = await recordStream(`${demo.url}/events?topics=ticker,chat`);
+    reference = await connect(`${demo.url}/events?topics=ticker,chat`);
   }, 40_000);
 
   afterEach(async () => {
@@ -237,13 +226,14 @@ describe('examples/demo in Chromium', () => {
 
   it('unregisters every stream once the pages are closed', async () => {
     reference.close();
-    await eventually(() => connectionCount(demo.url), 0);
+    await waitFor(async () => (await connectionCount(demo.url)) === 0, 5000, 'every stream to unregister', 50).catch(() => {});
+    expect(await connectionCount(demo.url)).toBe(0);
     expect(pageErrors).toEqual([]);
   });
 
   it('on SIGTERM, ends open streams and exits cleanly', async () => {
-    const open = await recordStream(`${demo.url}/events?topics=ticker`);
-    const ended = new Promise<void>((resolve) => open.response.once('close', () => resolve()));
+    const open = await connect(`${demo.url}/events?topics=ticker`);
+    const ended = open.closed;
     await expect(demo.stop('SIGTERM')).resolves.toBe(0);
     await ended;
     expect(demo.output()).toContain('closing streams');

@@ -1,11 +1,11 @@
-import { assertBuilt, recordStream, runExample, type RunningExample } from '../../support/run-example.js';
+import { assertBuilt, connect, runScript, type RunningScript } from '@ssekit/testkit';
 
 describe('examples/express', () => {
-  let example: RunningExample;
+  let example: RunningScript;
 
   beforeAll(async () => {
     assertBuilt(['core', 'express']);
-    example = await runExample('express/server.mjs');
+    example = await runScript('examples/express/server.mjs');
   });
 
   afterAll(async () => {
@@ -13,9 +13,9 @@ describe('examples/express', () => {
   });
 
   it('greets, streams the clock and delivers a notification to its user only', async () => {
-    const ada = await recordStream(`${example.url}/events?user=ada`);
-    const bob = await recordStream(`${example.url}/events?user=bob`);
-    expect(ada.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const ada = await connect(`${example.url}/events?user=ada`);
+    const bob = await connect(`${example.url}/events?user=bob`);
+    expect(ada.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     const welcome = await ada.waitFor((e) => e.event === 'welcome');
     expect(JSON.parse(welcome.data)).toEqual({ user: 'ada', resumed: false });
     await ada.waitFor((e) => e.event === 'time', 5000);
@@ -41,7 +41,7 @@ describe('examples/express', () => {
   it('answers 400 to an invalid user topic and exits cleanly on SIGTERM with a stream open', async () => {
     const bad = await fetch(`${example.url}/events?user=${'x'.repeat(300)}`);
     expect(bad.status).toBe(400);
-    const open = await recordStream(`${example.url}/events?user=ada`);
+    const open = await connect(`${example.url}/events?user=ada`);
     expect(await example.stop('SIGTERM')).toBe(0);
     open.close();
   });

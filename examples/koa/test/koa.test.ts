@@ -1,11 +1,11 @@
-import { assertBuilt, recordStream, runExample, type RunningExample } from '../../support/run-example.js';
+import { assertBuilt, connect, runScript, type RunningScript } from '@ssekit/testkit';
 
 describe('examples/koa', () => {
-  let example: RunningExample;
+  let example: RunningScript;
 
   beforeAll(async () => {
     assertBuilt(['core', 'koa']);
-    example = await runExample('koa/server.mjs');
+    example = await runScript('examples/koa/server.mjs');
   });
 
   afterAll(async () => {
@@ -13,9 +13,9 @@ describe('examples/koa', () => {
   });
 
   it('reports the progress of its own job only, up to 100%', async () => {
-    const job = await recordStream(`${example.url}/jobs/7/progress`);
-    const other = await recordStream(`${example.url}/jobs/8/progress`);
-    expect(job.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const job = await connect(`${example.url}/jobs/7/progress`);
+    const other = await connect(`${example.url}/jobs/8/progress`);
+    expect(job.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     await job.waitFor((e) => e.event === 'progress' && JSON.parse(e.data).percent === 100, 5000);
     const seen = job.events.filter((e) => e.event === 'progress').map((e) => JSON.parse(e.data));
     expect(seen.map((p) => p.percent)).toEqual([10, 20, 30, 40, 50, 60, 70, 80, 90, 100]);
@@ -28,7 +28,7 @@ describe('examples/koa', () => {
 
   it('answers 404 elsewhere and exits cleanly on SIGTERM with a stream open', async () => {
     expect((await fetch(`${example.url}/nope`)).status).toBe(404);
-    const open = await recordStream(`${example.url}/jobs/9/progress`);
+    const open = await connect(`${example.url}/jobs/9/progress`);
     expect(await example.stop('SIGTERM')).toBe(0);
     open.close();
   });

@@ -1,11 +1,11 @@
-import { assertBuilt, recordStream, runExample, type RunningExample } from '../../support/run-example.js';
+import { assertBuilt, connect, runScript, type RunningScript } from '@ssekit/testkit';
 
 describe('examples/node-http', () => {
-  let example: RunningExample;
+  let example: RunningScript;
 
   beforeAll(async () => {
     assertBuilt(['core']);
-    example = await runExample('node-http/server.mjs');
+    example = await runScript('examples/node-http/server.mjs');
   });
 
   afterAll(async () => {
@@ -13,9 +13,9 @@ describe('examples/node-http', () => {
   });
 
   it('streams the clock and replays what a reconnecting client missed', async () => {
-    const first = await recordStream(`${example.url}/events`);
-    expect(first.response.statusCode).toBe(200);
-    expect(first.response.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    const first = await connect(`${example.url}/events`);
+    expect(first.status).toBe(200);
+    expect(first.headers['content-type']).toBe('text/event-stream; charset=utf-8');
     const tick = await first.waitFor((e) => e.event === 'time', 5000);
     expect(tick.id).toEqual(expect.any(String));
     expect(JSON.parse(tick.data)).toEqual({ now: expect.stringMatching(/^\d{4}-\d\d-\d\dT/) });
@@ -23,7 +23,7 @@ describe('examples/node-http', () => {
 
     // Resume after that event: whether replayed or live, the next one is the very next id
     // (MemoryReplayer ids are `<prefix>-<sequence>`).
-    const resumed = await recordStream(`${example.url}/events`, { 'Last-Event-ID': tick.id! });
+    const resumed = await connect(`${example.url}/events`, { 'Last-Event-ID': tick.id! });
     const next = await resumed.waitFor((e) => e.event === 'time', 5000);
     const [prefix, seq] = tick.id!.split('-');
     expect(next.id).toBe(`${prefix}-${Number(seq) + 1}`);
@@ -33,7 +33,7 @@ describe('examples/node-http', () => {
   it('answers 404 outside /events and exits cleanly on SIGTERM', async () => {
     const res = await fetch(`${example.url}/`);
     expect(res.status).toBe(404);
-    const open = await recordStream(`${example.url}/events`);
+    const open = await connect(`${example.url}/events`);
     expect(await example.stop('SIGTERM')).toBe(0);
     open.close();
   });

@@ -1,15 +1,15 @@
-import { RedisServer } from '../../../packages/redis/test/redis-server';
-import { assertBuilt, recordStream, runExample, type RunningExample } from '../../support/run-example';
+import { RedisServer } from '@ssekit/testkit/redis-server';
+import { assertBuilt, connect, runScript, type RunningScript } from '@ssekit/testkit';
 
 describe('examples/redis', () => {
   let redis: RedisServer;
-  const running: RunningExample[] = [];
+  const running: RunningScript[] = [];
 
   beforeAll(async () => {
     assertBuilt(['core', 'redis']);
     redis = await RedisServer.start();
     process.env.REDIS_PORT = String(redis.port);
-    running.push(...(await Promise.all([runExample('redis/server.mjs'), runExample('redis/server.mjs')])));
+    running.push(...(await Promise.all([runScript('examples/redis/server.mjs'), runScript('examples/redis/server.mjs')])));
   });
 
   afterAll(async () => {
@@ -19,8 +19,8 @@ describe('examples/redis', () => {
   });
 
   it('delivers a broadcast made on one instance to a client of the other, and resumes on either', async () => {
-    const [one, two] = running as [RunningExample, RunningExample];
-    const onOne = await recordStream(`${one.url}/events`);
+    const [one, two] = running as [RunningScript, RunningScript];
+    const onOne = await connect(`${one.url}/events`);
     const reply = await fetch(`${two.url}/broadcast`, { method: 'POST', body: 'hello' });
     expect(reply.status).toBe(200);
     const { id } = (await reply.json()) as { id: string };
@@ -29,13 +29,13 @@ describe('examples/redis', () => {
     onOne.close();
 
     const missed = (await (await fetch(`${one.url}/broadcast`, { method: 'POST', body: 'missed' })).json()) as { id: string };
-    const resumed = await recordStream(`${two.url}/events`, { 'Last-Event-ID': id });
+    const resumed = await connect(`${two.url}/events`, { 'Last-Event-ID': id });
     expect((await resumed.waitFor((e) => e.data === 'missed')).id).toBe(missed.id);
     resumed.close();
   });
 
   it('exits cleanly on SIGTERM', async () => {
-    const open = await recordStream(`${running[0]!.url}/events`);
+    const open = await connect(`${running[0]!.url}/events`);
     expect(await running[0]!.stop('SIGTERM')).toBe(0);
     open.close();
   });

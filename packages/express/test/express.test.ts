@@ -1,16 +1,11 @@
 /** What only Express has: `app.locals`, and error middleware seeing a refused stream. */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import express, { type ErrorRequestHandler } from 'express';
 import { SseHttpError } from '@ssekit/core';
 import { expressSse } from '@ssekit/express';
-import { connect, fetchPlain } from '../../../test/contract/client';
+import { connect, fetchPlain, listen, type TestServer } from '@ssekit/testkit';
 
-async function serve(app: express.Express): Promise<{ url: string; server: http.Server }> {
-  const server = http.createServer(app);
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, server };
-}
+const serve = (app: express.Express): Promise<TestServer> => listen(http.createServer(app));
 
 test('sets app.locals.sseHub no later than the first request passing the middleware', async () => {
   const app = express();

@@ -3,7 +3,7 @@ import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
 import { Hub, SseHttpError } from '@ssekit/core';
 import fastifySseDefault, { fastifySse } from '@ssekit/fastify';
-import { connect, fetchPlain } from '../../../test/contract/client';
+import { connect, fetchPlain } from '@ssekit/testkit';
 
 test('is a fastify-plugin named @ssekit/fastify for Fastify 5, default and named', () => {
   const meta = (fastifySse as unknown as Record<symbol, unknown>)[Symbol.for('plugin-meta')];

@@ -1,10 +1,9 @@
 /** What only Koa has: `ctx.sseHub`, and upstream middleware seeing a refused stream. */
 import http from 'node:http';
-import type { AddressInfo } from 'node:net';
 import Koa from 'koa';
 import { SseHttpError, type Broadcaster } from '@ssekit/core';
 import { koaSse } from '@ssekit/koa';
-import { connect, fetchPlain } from '../../../test/contract/client';
+import { connect, fetchPlain, listen } from '@ssekit/testkit';
 
 test('sets ctx.sseHub, and upstream middleware can answer a refusal its own way', async () => {
   const app = new Koa();
@@ -25,9 +24,8 @@ test('sets ctx.sseHub, and upstream middleware can answer a refusal its own way'
     const conn = await ctx.sse();
     await conn.send({ data: 'welcome' });
   });
-  const server = http.createServer(app.callback());
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
+  const { server, url: base } = await listen(http.createServer(app.callback()));
+  const url = `${base}/`;
 
   const refused = await fetchPlain(url);
   expect(refused.status).toBe(403);

@@ -6,8 +6,8 @@ import type { Server } from 'node:http';
 import express from 'express';
 import { expressSse, type ExpressSseMiddleware } from '@ssekit/express';
 import { RedisBroadcaster } from '@ssekit/redis';
-import { RedisServer } from './redis-server';
-import { SseClient, eventually } from './sse-client';
+import { connect as openStream, waitFor, type SseClient } from '@ssekit/testkit';
+import { RedisServer } from '@ssekit/testkit/redis-server';
 
 interface App {
   name: string;
@@ -46,9 +46,10 @@ async function start(name: string): Promise<App> {
 
 async function connect(app: App, lastEventId?: string): Promise<SseClient> {
   const count = app.broadcaster.connectionCount();
-  const client = await SseClient.connect(app.url, lastEventId);
+  const client = await openStream(app.url, lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
+  expect(client.status).toBe(200);
   clients.push(client);
-  await eventually(() => app.broadcaster.connectionCount() > count, 5000, 'registration');
+  await waitFor(() => app.broadcaster.connectionCount() > count, 5000, 'registration');
   return client;
 }
 
@@ -59,7 +60,7 @@ beforeAll(async () => {
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
-  await eventually(() => a.broadcaster.connectionCount() + b.broadcaster.connectionCount() === 0, 5000, 'streams to close');
+  await waitFor(() => a.broadcaster.connectionCount() + b.broadcaster.connectionCount() === 0, 5000, 'streams to close');
 });
 
 afterAll(async () => {
@@ -81,16 +82,16 @@ test('sse.hub broadcasts on B reach res.sse() streams on A and B alike', async (
     { id: first!.id, event: 'greeting', data: '{"hello":"world"}' },
     { id: second!.id, event: undefined, data: 'two' },
   ];
-  expect(await onA.next(2)).toEqual(expected);
-  expect(await onB.next(2)).toEqual(expected);
+  expect(await onA.take(2)).toEqual(expected);
+  expect(await onB.take(2)).toEqual(expected);
 });
 
 test('a client coming from an instance that is ahead gets no event twice', async () => {
   const onB = await connect(b);
   const warm = await connect(a);
   await b.broadcaster.broadcast({ data: 'e1' });
-  await warm.next(1);
-  await onB.next(1);
+  await warm.take(1);
+  await onB.take(1);
 
   // Drop A's reader: until it reconnects (300 ms), A delivers nothing and falls behind B.
   const admin = redis.client();
@@ -105,14 +106,14 @@ test('a client coming from an instance that is ahead gets no event twice', async
   }
   const e2 = await b.broadcaster.broadcast({ data: 'e2' });
   const e3 = await b.broadcaster.broadcast({ data: 'e3' });
-  expect((await onB.next(2)).map((e) => e.id)).toEqual([e2.id, e3.id]);
+  expect((await onB.take(2)).map((e) => e.id)).toEqual([e2.id, e3.id]);
 
   // The client saw e3 on B and reconnects to A, whose reader has not delivered e2 and e3 yet.
   const moved = await connect(a, e3.id);
   const e4 = await b.broadcaster.broadcast({ data: 'e4' });
-  expect(await moved.next(1)).toEqual([{ id: e4.id, event: undefined, data: 'e4' }]);
+  expect(await moved.take(1)).toEqual([{ id: e4.id, event: undefined, data: 'e4' }]);
   // The client that stayed on A got everything, once, in order.
-  expect((await warm.next(3)).map((e) => e.data)).toEqual(['e2', 'e3', 'e4']);
+  expect((await warm.take(3)).map((e) => e.data)).toEqual(['e2', 'e3', 'e4']);
   expect(moved.rest()).toEqual([]);
   expect(warm.rest()).toEqual([]);
 });

@@ -1,11 +1,9 @@
 /**
  * App instances in their own Node processes (test/fixtures/instance.ts), driven over HTTP.
  */
-import { spawn, type ChildProcess } from 'node:child_process';
 import { join } from 'node:path';
-import { createInterface } from 'node:readline';
 import type { SseEvent } from '@ssekit/core';
-import { SseClient } from './sse-client';
+import { connect, startProcess, waitFor, type Child, type SseClient } from '@ssekit/testkit';
 
 const FIXTURES = join(__dirname, 'fixtures');
 
@@ -15,47 +13,27 @@ export interface BroadcastReply {
 }
 
 export class Instance {
-  private exited: Promise<number | null>;
-  stderr = '';
-
   private constructor(
-    private readonly child: ChildProcess,
+    private readonly child: Child,
     readonly port: number,
-  ) {
-    this.exited = new Promise((resolve) => {
-      if (child.exitCode !== null) resolve(child.exitCode);
-      else child.once('exit', (code) => resolve(code));
-    });
-  }
+  ) {}
 
   /** Starts an instance against Redis on `redisPort`; resolves once it listens. */
   static async start(redisPort: number, maxLen?: number): Promise<Instance> {
-    const args = ['-r', join(FIXTURES, 'register.cjs'), join(FIXTURES, 'instance.ts'), String(redisPort)];
+    const args = [join(FIXTURES, 'instance.ts'), String(redisPort)];
     if (maxLen !== undefined) args.push(String(maxLen));
-    const child = spawn(process.execPath, args, { stdio: ['pipe', 'pipe', 'pipe'] });
-    let stderr = '';
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => (stderr += chunk));
-    const port = await new Promise<number>((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`instance did not start:\n${stderr}`)), 20_000);
-      const lines = createInterface({ input: child.stdout! });
-      lines.once('line', (line) => {
-        clearTimeout(timer);
-        resolve((JSON.parse(line) as { port: number }).port);
-      });
-      child.once('exit', (code) => {
-        clearTimeout(timer);
-        reject(new Error(`instance exited with ${code}:\n${stderr}`));
-      });
-    });
-    const instance = new Instance(child, port);
-    child.stderr!.on('data', (chunk: string) => (instance.stderr += chunk));
-    instance.stderr = stderr;
-    return instance;
+    const child = startProcess(args[0]!, args.slice(1), { nodeArgs: ['-r', join(FIXTURES, 'register.cjs')], stdin: true, label: 'instance' });
+    const [, port] = await child.waitForOutput(/\{"port":(\d+)\}/, 20_000);
+    return new Instance(child, Number(port));
+  }
+
+  /** What the process wrote to stdout and stderr. */
+  get output(): string {
+    return this.child.output();
   }
 
   get alive(): boolean {
-    return this.child.exitCode === null && this.child.signalCode === null;
+    return this.child.alive;
   }
 
   url(path: string): string {
@@ -66,12 +44,9 @@ export class Instance {
   async connect(topics: string[] = [], lastEventId?: string): Promise<SseClient> {
     const before = (await this.stats()).connections;
     const query = topics.length > 0 ? `?topics=${encodeURIComponent(topics.join(','))}` : '';
-    const client = await SseClient.connect(this.url(`/events${query}`), lastEventId);
-    const deadline = Date.now() + 5000;
-    while ((await this.stats()).connections <= before) {
-      if (Date.now() > deadline) throw new Error('stream was not registered');
-      await new Promise((resolve) => setTimeout(resolve, 10));
-    }
+    const client = await connect(this.url(`/events${query}`), lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
+    if (client.status !== 200) throw new Error(`status ${client.status}`);
+    await waitFor(async () => (await this.stats()).connections > before, 5000, 'the stream to be registered', 10);
     return client;
   }
 
@@ -91,22 +66,13 @@ export class Instance {
    * resolves with its exit code, or rejects (after killing it) if something kept it alive.
    */
   async close(timeoutMs = 10_000): Promise<number | null> {
-    if (!this.alive) return this.exited;
-    this.child.stdin!.end('close\n');
-    let timer: NodeJS.Timeout | undefined;
-    const timeout = new Promise<'timeout'>((resolve) => {
-      timer = setTimeout(() => resolve('timeout'), timeoutMs);
-    });
-    const result = await Promise.race([this.exited, timeout]);
-    clearTimeout(timer);
-    if (result === 'timeout') {
-      this.child.kill('SIGKILL');
-      throw new Error(`instance did not exit within ${timeoutMs} ms after close():\n${this.stderr}`);
-    }
-    return result;
+    if (this.alive) this.child.child.stdin!.end('close\n');
+    const exit = await this.child.stop({ message: null, signal: null, graceMs: timeoutMs });
+    if (exit.forced) throw new Error(`instance did not exit within ${timeoutMs} ms after close():\n${this.output}`);
+    return exit.code;
   }
 
   kill(): void {
-    if (this.alive) this.child.kill('SIGKILL');
+    this.child.kill();
   }
 }

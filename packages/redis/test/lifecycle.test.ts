@@ -4,8 +4,8 @@
 import { createServer } from 'node:http';
 import { Hub, SseFormatError, SseOptionsError, createSseHandler, type StoredEvent } from '@ssekit/core';
 import { RedisBroadcaster, RedisReplayer } from '@ssekit/redis';
-import { RedisServer } from './redis-server';
-import { SseClient, eventually } from './sse-client';
+import { connect, listen, waitFor } from '@ssekit/testkit';
+import { RedisServer } from '@ssekit/testkit/redis-server';
 
 let redis: RedisServer;
 
@@ -25,7 +25,7 @@ test('close() releases both connections it created (CLIENT LIST)', async () => {
   expect((await redis.clientNames()).sort()).toEqual(['ssekit', 'ssekit:reader']);
   await broadcaster.close();
   await broadcaster.close();
-  await eventually(async () => (await redis.clientNames()).length === 0, 2000, 'connections to close');
+  await waitFor(async () => (await redis.clientNames()).length === 0, 2000, 'connections to close');
   await expect(broadcaster.broadcast({ data: 'x' })).rejects.toMatchObject({ code: 'unavailable', stored: false });
 });
 
@@ -36,7 +36,7 @@ test('a client passed in stays open; only the reader duplicate is closed', async
   await broadcaster.ready();
   expect((await redis.clientNames()).sort()).toEqual(['app', 'ssekit:reader']);
   await broadcaster.close();
-  await eventually(async () => (await redis.clientNames()).join() === 'app', 2000, 'the reader to close');
+  await waitFor(async () => (await redis.clientNames()).join() === 'app', 2000, 'the reader to close');
   expect(await app.ping()).toBe('PONG');
   app.disconnect();
 });
@@ -44,7 +44,7 @@ test('a client passed in stays open; only the reader duplicate is closed', async
 test('close() during an outage returns promptly, and a broadcaster that never connected closes too', async () => {
   const broadcaster = new RedisBroadcaster({ redis: { ...options(), retryStrategy: () => 100 }, onError: () => {} });
   await broadcaster.ready();
-  await redis.stop();
+  await redis.kill();
   try {
     const started = Date.now();
     await broadcaster.close();
@@ -82,21 +82,21 @@ test.each([2, 3] as const)('works over RESP%i: live delivery and replay', async 
   const handler = createSseHandler({ hub: broadcaster, replayer: broadcaster, heartbeatMs: 0 });
   const server = createServer((req, res) => void handler.open(req, res));
   try {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+    const url = `${(await listen(server)).url}/`;
     await broadcaster.ready();
-    const live = await SseClient.connect(url);
-    await eventually(() => broadcaster.connectionCount() === 1, 2000, 'registration');
+    const live = await connect(url);
+    expect(live.status).toBe(200);
+    await waitFor(() => broadcaster.connectionCount() === 1, 2000, 'registration');
     const one = await broadcaster.broadcast({ data: 'one' });
     const two = await broadcaster.broadcast({ event: 'e', data: 'two' });
-    expect(await live.next(2)).toEqual([
+    expect(await live.take(2)).toEqual([
       { id: one.id, event: undefined, data: 'one' },
       { id: two.id, event: 'e', data: 'two' },
     ]);
     live.close();
-    const resumed = await SseClient.connect(url, one.id);
-    expect(await resumed.next(1)).toEqual([{ id: two.id, event: 'e', data: 'two' }]);
+    const resumed = await connect(url, { 'last-event-id': one.id });
+    expect(resumed.status).toBe(200);
+    expect(await resumed.take(1)).toEqual([{ id: two.id, event: 'e', data: 'two' }]);
     resumed.close();
   } finally {
     await handler.close();
@@ -141,5 +141,5 @@ test('RedisReplayer stores with stream ids and replays by topic, with gaps for u
   } finally {
     await replayer.close();
   }
-  await eventually(async () => (await redis.clientNames()).length === 0, 2000, 'the replayer to close');
+  await waitFor(async () => (await redis.clientNames()).length === 0, 2000, 'the replayer to close');
 });

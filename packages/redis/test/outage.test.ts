@@ -6,9 +6,9 @@
 import { createServer, type Server } from 'node:http';
 import { createSseHandler, SseUnavailableError, type SseHandler } from '@ssekit/core';
 import { RedisBroadcaster, RedisUnavailableError } from '@ssekit/redis';
+import { connect as openStream, listen, waitFor, type SseClient } from '@ssekit/testkit';
+import { RedisServer } from '@ssekit/testkit/redis-server';
 import { Instance } from './instances';
-import { RedisServer } from './redis-server';
-import { SseClient, eventually } from './sse-client';
 
 let redis: RedisServer;
 const clients: SseClient[] = [];
@@ -32,15 +32,15 @@ test('instances survive a Redis restart: streams stay open, outage broadcasts re
     const onB = await b.connect();
     clients.push(onA, onB);
     const before = await b.broadcast({ data: 'before' });
-    expect((await onA.next(1))[0]!.id).toBe(before.body.id);
-    await onB.next(1);
+    expect((await onA.take(1))[0]!.id).toBe(before.body.id);
+    await onB.take(1);
 
-    await redis.stop();
+    await redis.kill();
     // A broadcast written before the instance has seen the connection drop ends `stored:
     // 'unknown'` (Redis might have taken it); once the drop is seen, broadcasts are refused
     // before anything is sent: `stored: false`. Every answer comes at once.
     for (const instance of [b, a]) {
-      await eventually(async () => {
+      await waitFor(async () => {
         const started = Date.now();
         const reply = await instance.broadcast({ data: 'during' });
         expect(Date.now() - started).toBeLessThan(1500);
@@ -58,7 +58,7 @@ test('instances survive a Redis restart: streams stay open, outage broadcasts re
     const next = await firstAccepted(a, 'next');
 
     for (const client of [onA, onB]) {
-      expect(await client.next(2, 10_000)).toEqual([
+      expect(await client.take(2, 10_000)).toEqual([
         { id: after, event: undefined, data: 'after' },
         { id: next, event: undefined, data: 'next' },
       ]);
@@ -67,7 +67,7 @@ test('instances survive a Redis restart: streams stay open, outage broadcasts re
     // The restarted Redis lost the stream: an id from before is a gap, not a silent resume.
     const resumed = await a.connect([], before.body.id);
     clients.push(resumed);
-    expect((await resumed.next(1))[0]!.event).toBe('ssekit-reset');
+    expect((await resumed.take(1))[0]!.event).toBe('ssekit-reset');
     expect(a.alive && b.alive).toBe(true);
     expect(await a.close()).toBe(0);
     expect(await b.close()).toBe(0);
@@ -79,7 +79,7 @@ test('instances survive a Redis restart: streams stay open, outage broadcasts re
 
 async function firstAccepted(instance: Instance, data: string): Promise<string> {
   let id: string | undefined;
-  await eventually(async () => {
+  await waitFor(async () => {
     const reply = await instance.broadcast({ data });
     if (reply.status === 200) id = reply.body.id;
     else expect(reply.body.stored).toBe(false);
@@ -92,6 +92,7 @@ describe('in one process', () => {
   let broadcaster: RedisBroadcaster;
   let handler: SseHandler;
   let server: Server;
+  let url: string;
   const errors: Error[] = [];
 
   beforeEach(async () => {
@@ -103,7 +104,7 @@ describe('in one process', () => {
     });
     handler = createSseHandler({ hub: broadcaster, replayer: broadcaster, heartbeatMs: 0 });
     server = createServer((req, res) => void handler.open(req, res));
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+    url = `${(await listen(server)).url}/`;
     await broadcaster.ready();
   });
 
@@ -114,20 +115,19 @@ describe('in one process', () => {
   });
 
   async function connect(): Promise<SseClient> {
-    const address = server.address();
-    const port = typeof address === 'object' && address ? address.port : 0;
     const count = broadcaster.connectionCount();
-    const client = await SseClient.connect(`http://127.0.0.1:${port}/`);
+    const client = await openStream(url);
+    expect(client.status).toBe(200);
     clients.push(client);
-    await eventually(() => broadcaster.connectionCount() > count, 2000, 'registration');
+    await waitFor(() => broadcaster.connectionCount() > count, 2000, 'registration');
     return client;
   }
 
   test('a broadcast during an outage rejects with an SseUnavailableError saying it was not stored', async () => {
-    await redis.stop();
+    await redis.kill();
     try {
       // As soon as the drop is seen (the first attempt may still be written: `unknown`).
-      await eventually(async () => {
+      await waitFor(async () => {
         const error = await broadcaster.broadcast({ data: 'x' }).catch((e: unknown) => e);
         expect(error).toBeInstanceOf(SseUnavailableError);
         expect(error).toBeInstanceOf(RedisUnavailableError);
@@ -139,14 +139,14 @@ describe('in one process', () => {
     } finally {
       await redis.restart();
     }
-    await eventually(async () => (await broadcaster.broadcast({ data: 'back' }).then(() => true, () => false)), 10_000, 'reconnection');
+    await waitFor(async () => (await broadcaster.broadcast({ data: 'back' }).then(() => true, () => false)), 10_000, 'reconnection');
     expect(errors.length).toBeGreaterThan(0);
   }, 20_000);
 
   test('after the stream is replaced by one whose ids run behind, the reader starts it from the beginning', async () => {
     const client = await connect();
     const first = await broadcaster.broadcast({ data: 'first' });
-    await client.next(1);
+    await client.take(1);
     const admin = redis.client();
     try {
       await admin.del(broadcaster.stream);
@@ -157,20 +157,20 @@ describe('in one process', () => {
     } finally {
       admin.disconnect();
     }
-    expect(await client.next(1)).toEqual([{ id: '5-1', event: undefined, data: 'behind' }]);
+    expect(await client.take(1)).toEqual([{ id: '5-1', event: undefined, data: 'behind' }]);
     let later: string | undefined;
-    await eventually(async () => {
+    await waitFor(async () => {
       later = await broadcaster.broadcast({ data: 'later' }).then((e) => e.id, () => undefined);
       return later !== undefined;
     }, 5000, 'reconnection');
-    expect(await client.next(1)).toEqual([{ id: later, event: undefined, data: 'later' }]);
+    expect(await client.take(1)).toEqual([{ id: later, event: undefined, data: 'later' }]);
   });
 
   test('after a stream restored without its tail, the reader resumes after its newest entry without repeating', async () => {
     const client = await connect();
     const sent = [];
     for (const data of ['one', 'two', 'three']) sent.push((await broadcaster.broadcast({ data })).id);
-    await client.next(3);
+    await client.take(3);
     const admin = redis.client();
     try {
       await admin.xdel(broadcaster.stream, sent[2]!);
@@ -179,11 +179,11 @@ describe('in one process', () => {
       admin.disconnect();
     }
     let four: string | undefined;
-    await eventually(async () => {
+    await waitFor(async () => {
       four = await broadcaster.broadcast({ data: 'four' }).then((e) => e.id, () => undefined);
       return four !== undefined;
     }, 5000, 'reconnection');
-    expect(await client.next(1)).toEqual([{ id: four, event: undefined, data: 'four' }]);
+    expect(await client.take(1)).toEqual([{ id: four, event: undefined, data: 'four' }]);
     expect(client.rest()).toEqual([]);
   });
 });
@@ -202,15 +202,14 @@ test('a reader that falls behind retention ends its streams, and the clients lea
   const handler = createSseHandler({ hub: a, replayer: a, heartbeatMs: 0, resetEvent: true });
   const server = createServer((req, res) => void handler.open(req, res));
   try {
-    await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-    const address = server.address();
-    const url = `http://127.0.0.1:${typeof address === 'object' && address ? address.port : 0}/`;
+    const url = `${(await listen(server)).url}/`;
     await Promise.all([a.ready(), b.ready()]);
-    const client = await SseClient.connect(url);
+    const client = await openStream(url);
+    expect(client.status).toBe(200);
     clients.push(client);
-    await eventually(() => a.connectionCount() === 1, 2000, 'registration');
+    await waitFor(() => a.connectionCount() === 1, 2000, 'registration');
     const seen = await b.broadcast({ data: 'seen' });
-    expect((await client.next(1))[0]!.id).toBe(seen.id);
+    expect((await client.take(1))[0]!.id).toBe(seen.id);
 
     // A's reader is away (300 ms) while B broadcasts more than the stream retains.
     const admin = redis.client();
@@ -223,12 +222,13 @@ test('a reader that falls behind retention ends its streams, and the clients lea
     }
     for (let i = 0; i < 8; i++) await b.broadcast({ data: `lost${i}` });
 
-    await eventually(() => !client.open, 5000, 'A to end its stream');
+    await waitFor(() => !client.open, 5000, 'A to end its stream');
     // What A could still read was not delivered as if nothing happened; the client resumes
     // after its last id and is told of the gap.
-    const resumed = await SseClient.connect(url, seen.id);
+    const resumed = await openStream(url, { 'last-event-id': seen.id });
+    expect(resumed.status).toBe(200);
     clients.push(resumed);
-    expect((await resumed.next(1))[0]).toEqual({ id: undefined, event: 'ssekit-reset', data: 'gap' });
+    expect((await resumed.take(1))[0]).toEqual({ id: undefined, event: 'ssekit-reset', data: 'gap' });
   } finally {
     await handler.close();
     await Promise.all([a.close(), b.close()]);

@@ -1,0 +1,16 @@
+/**
+ * `@ssekit/testkit`: what every ssekit test shares. Importing it installs the cleanup hooks
+ * (see `cleanup.ts`): what a test opens through the kit is closed after it.
+ *
+ * Two parts load heavier dependencies and have their own entry points:
+ * `@ssekit/testkit/adapters` (Express, Fastify and Koa apps) and `@ssekit/testkit/redis-server`
+ * (ioredis).
+ */
+export { track, closeAll } from './cleanup';
+export { withTimeout, waitFor, deferred, Inbox, type Deferred } from './wait';
+export { listen, startServer, startH2Server, type TestServer } from './servers';
+export { connect, connectH2, fetchPlain, type SseClient, type SeenComment, type ConnectOptions, type PlainResponse, type EventSourceMessage } from './client';
+export { rawRequest, rawWaitFor, connectStalled, type RawRequest, type StalledClient } from './raw';
+export { interpretStream, parseWire, SpecParser, type SpecMessage, type ParsedWire, type ParseWireOptions } from './wire';
+export { serveCore, topicsFromQuery, type CoreServer } from './core-server';
+export { ROOT, startProcess, runScript, assertBuilt, type Child, type RunningScript } from './processes';
