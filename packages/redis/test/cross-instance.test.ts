@@ -4,7 +4,7 @@
  */
 import { waitFor, type SseClient } from '@ssekit/testkit';
 import { RedisServer } from '@ssekit/testkit/redis-server';
-import { Instance } from './instances';
+import { Instance, START_TIMEOUT_MS } from './instances';
 
 const MAX_LEN = 20;
 let redis: RedisServer;
@@ -27,12 +27,12 @@ async function publish(instance: Instance, data: string, topic?: string): Promis
 beforeAll(async () => {
   redis = await RedisServer.start();
   [a, b] = await Promise.all([Instance.start(redis.port, MAX_LEN), Instance.start(redis.port, MAX_LEN)]);
-}, 30_000);
+}, START_TIMEOUT_MS + 10_000);
 
 afterEach(async () => {
   for (const client of clients.splice(0)) client.close();
   for (const instance of [a, b]) {
-    if (instance.alive) await waitFor(async () => (await instance.stats()).connections === 0, 5000, 'streams to close');
+    if (instance?.alive) await waitFor(async () => (await instance.stats()).connections === 0, 5000, 'streams to close');
   }
 });
 

@@ -7,6 +7,9 @@ import { connect, startProcess, waitFor, type Child, type SseClient } from '@sse
 
 const FIXTURES = join(__dirname, 'fixtures');
 
+/** How long an instance may take to listen. */
+export const START_TIMEOUT_MS = 60_000;
+
 export interface BroadcastReply {
   status: number;
   body: { id?: string; name?: string; code?: string; stored?: false | 'unknown'; message?: string };
@@ -18,12 +21,16 @@ export class Instance {
     readonly port: number,
   ) {}
 
-  /** Starts an instance against Redis on `redisPort`; resolves once it listens. */
+  /**
+   * Starts an instance against Redis on `redisPort`; resolves once it listens. The bound is
+   * generous: the process compiles the TypeScript sources first, which on a loaded machine
+   * can take a while, and it is not what the tests measure.
+   */
   static async start(redisPort: number, maxLen?: number): Promise<Instance> {
     const args = [join(FIXTURES, 'instance.ts'), String(redisPort)];
     if (maxLen !== undefined) args.push(String(maxLen));
     const child = startProcess(args[0]!, args.slice(1), { nodeArgs: ['-r', join(FIXTURES, 'register.cjs')], stdin: true, label: 'instance' });
-    const [, port] = await child.waitForOutput(/\{"port":(\d+)\}/, 20_000);
+    const [, port] = await child.waitForOutput(/\{"port":(\d+)\}/, START_TIMEOUT_MS);
     return new Instance(child, Number(port));
   }
 

@@ -8,7 +8,7 @@ import { createSseHandler, SseUnavailableError, type SseHandler } from '@ssekit/
 import { RedisBroadcaster, RedisUnavailableError } from '@ssekit/redis';
 import { connect as openStream, listen, waitFor, type SseClient } from '@ssekit/testkit';
 import { RedisServer } from '@ssekit/testkit/redis-server';
-import { Instance } from './instances';
+import { Instance, START_TIMEOUT_MS } from './instances';
 
 let redis: RedisServer;
 const clients: SseClient[] = [];
@@ -75,7 +75,7 @@ test('instances survive a Redis restart: streams stay open, outage broadcasts re
     a.kill();
     b.kill();
   }
-}, 40_000);
+}, START_TIMEOUT_MS + 20_000);
 
 async function firstAccepted(instance: Instance, data: string): Promise<string> {
   let id: string | undefined;
