@@ -160,9 +160,14 @@ export function start(file, args = [], options = {}) {
         clearTimeout(w.timer);
         w.reject(new Error(`${label} exited (${signal ?? code}) while waiting for ${w.type}`));
       }
-      for (const wake of [...outputWaiters]) wake();
       resolve(exitInfo);
     });
+  });
+  // The output is complete once the child's stdio has closed, which can be after its exit.
+  let outputDone = false;
+  child.once('close', () => {
+    outputDone = true;
+    for (const wake of [...outputWaiters]) wake();
   });
   child.on('message', (message) => {
     const i = waiters.findIndex((w) => w.type === message?.type);
@@ -208,7 +213,7 @@ export function start(file, args = [], options = {}) {
         const check = () => {
           const match = pattern.exec(captured);
           if (match) finish(() => resolve(match));
-          else if (exitInfo) finish(() => reject(new Error(`${label} exited (${exitInfo.signal ?? exitInfo.code}) before printing ${pattern}. Output:\n${captured}`)));
+          else if (outputDone) finish(() => reject(new Error(`${label} exited (${exitInfo?.signal ?? exitInfo?.code}) before printing ${pattern}. Output:\n${captured}`)));
         };
         const finish = (settle) => {
           clearTimeout(timer);

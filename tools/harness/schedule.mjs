@@ -18,8 +18,9 @@ import { createHistogram, record, toJSON } from './histogram.mjs';
 /**
  * @typedef {object} ScheduleOptions
  * @property {number} rate events per second
- * @property {number} [durationMs] a timed run: the measured window, after the warm-up; what
- *   was not sent by its end (plus one period) is not sent
+ * @property {number} [durationMs] a timed run: the measured window, after the warm-up. A tick
+ *   sends every event due when it started; the first tick that starts after the window's end
+ *   (plus one period) ends the run, and what was not due by then is not sent
  * @property {number} [total] a counted run: exactly this many measured events, however late
  * @property {number} [warmupMs] unmeasured events first, for this long (default 0)
  * @property {number} [sliceMs] wait at least this long between ticks, sending what is due in a
