@@ -43,9 +43,9 @@ export async function serveCore(
       (conn) => opened.push(conn),
       (error: unknown) => {
         refused.push(error);
-        // Nothing may have been written before a refusal: if it was, the client sees a drop.
+        // A refusal comes before anything is written; a failure after the headers ends the stream.
         if (res.headersSent) {
-          res.destroy();
+          res.end();
           return;
         }
         const status = error instanceof SseHttpError ? error.status : 500;

@@ -10,6 +10,7 @@ import { createHistogram, exactPercentiles, percentile, record } from '@ssekit/h
 import { start } from '@ssekit/harness/procs';
 import { RedisServer, command } from '@ssekit/harness/redis-server';
 import { schedule } from '@ssekit/harness/schedule';
+import { ROOT, builtEntry, unbuilt } from '@ssekit/harness/workspace';
 import { SpecParser, interpretStream, type SpecMessage } from '@ssekit/harness/spec-parser';
 import { track } from '@ssekit/testkit';
 
@@ -108,6 +109,13 @@ test('histogram percentiles follow the nearest rank, and exact ones too', () => 
   expect(percentile(h, 100)).toBeCloseTo(99.05, 5);
   expect(exactPercentiles(samples, [50, 99, 100])).toEqual([49.05, 98.05, 99.05]);
   expect(exactPercentiles([], [50])).toEqual([NaN]);
+});
+
+test('workspace builds are found through each package\'s exports map, subpaths included', () => {
+  expect(builtEntry('@ssekit/core')).toBe(join(ROOT, 'packages/core/dist/index.mjs'));
+  expect(builtEntry('core/package.json')).toBe(join(ROOT, 'packages/core/package.json'));
+  expect(builtEntry('@ssekit/core/not-an-entry')).toBeUndefined();
+  expect(unbuilt(['core', '@ssekit/redis', 'not-a-package'])).toEqual(['@ssekit/not-a-package']);
 });
 
 test('options: typed from their defaults, unknown ones refused unless told', () => {

@@ -12,26 +12,37 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 export const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 
 /**
+ * Splits `@ssekit/core/integration` (or `core/integration`) into the package's folder name and
+ * the `exports` key: `['core', './integration']`; a bare package is `'.'`.
+ * @param {string} name
+ */
+function splitName(name) {
+  const [folder, ...rest] = name.replace(/^@ssekit\//, '').split('/');
+  return [folder, rest.length === 0 ? '.' : `./${rest.join('/')}`];
+}
+
+/**
  * Folder of a workspace package, e.g. `@ssekit/express` (or `express`) → packages/express.
  * @param {string} name
  */
 export function packageDir(name) {
-  return join(ROOT, 'packages', name.replace(/^@ssekit\//, ''));
+  return join(ROOT, 'packages', splitName(name)[0]);
 }
 
 /**
- * ESM entry file of a built workspace package (from its `exports` map), or undefined when the
- * package does not exist or is not built.
+ * ESM entry file of a built workspace package or of one of its subpaths (from its `exports`
+ * map, e.g. `@ssekit/core/integration`), or undefined when it does not exist or is not built.
  * @param {string} name
  * @returns {string | undefined}
  */
 export function builtEntry(name) {
   const dir = packageDir(name);
+  const key = splitName(name)[1];
   const manifestPath = join(dir, 'package.json');
   if (!existsSync(manifestPath)) return undefined;
   const manifest = JSON.parse(readFileSync(manifestPath, 'utf8'));
-  const dot = manifest.exports?.['.'];
-  const target = dot?.import?.default ?? dot?.import ?? manifest.module ?? manifest.main;
+  const entry = manifest.exports?.[key];
+  const target = typeof entry === 'string' ? entry : (entry?.import?.default ?? entry?.import ?? entry?.default ?? (key === '.' ? (manifest.module ?? manifest.main) : undefined));
   if (typeof target !== 'string') return undefined;
   const file = join(dir, target);
   return existsSync(file) ? file : undefined;
@@ -52,7 +63,7 @@ export function notBuiltError(names) {
 
 /**
  * Imports a workspace package's build.
- * @param {string} name e.g. `@ssekit/core`
+ * @param {string} name e.g. `@ssekit/core`, `@ssekit/core/integration`
  */
 export async function importWorkspace(name) {
   const full = name.startsWith('@ssekit/') ? name : `@ssekit/${name}`;
