@@ -1,12 +1,15 @@
 /**
  * One open event stream: headers, heartbeat, backpressure, slow-client policy and close.
  */
-import type { MaybePromise, SseEvent } from './event.js';
-import { SseClosedError, SseOptionsError, type CloseReason } from './errors.js';
+import { defaultCoalescer, kCork, kUncork, NO_STAMP, type Corkable } from './coalesce.js';
+import type { SseEvent } from './event.js';
+import { SseClosedError, type CloseReason } from './errors.js';
 import { formatComment, formatEvent } from './format.js';
-import { joinHeartbeat, leaveHeartbeat, type HeartbeatMember } from './heartbeat.js';
-import { streamHeaders } from './writer.js';
-import { nodeSink, type NodeRequest, type NodeResponse, type SseHeaders, type SseSink } from './sink.js';
+import { LiveQueue } from './handoff.js';
+import { streamHeaders } from './headers.js';
+import { joinHeartbeat, kHeartbeat, leaveHeartbeat, type HeartbeatMember } from './heartbeat.js';
+import type { ResolvedConnectionOptions } from './options.js';
+import type { SseSink } from './sink.js';
 
 /** Called once when a connection closes, with the reason and the connection. */
 export type CloseListener = (reason: CloseReason, connection: Connection) => void;
@@ -90,32 +93,6 @@ export interface Connection {
   drained?(): Promise<void>;
 }
 
-/** Options of {@link createConnection}. */
-export interface ConnectionOptions {
-  /**
-   * Period of heartbeat comments in milliseconds; `0` turns them off.
-   * @defaultValue 15000
-   */
-  heartbeatMs?: number;
-  /** Reconnection delay sent once at connect (`retry:`), in milliseconds. Not sent by default. */
-  retryMs?: number;
-  /**
-   * A client whose unsent bytes would pass this limit is closed with reason `slow` instead of
-   * being buffered without bound; it reconnects with `Last-Event-ID` and replay fills the gap.
-   * @defaultValue 1048576 (1 MiB)
-   */
-  maxBufferedBytes?: number;
-  /** Extra response headers (they cannot override the event-stream ones). */
-  headers?: SseHeaders;
-  /** Overrides the id the client resumes from (default: `Last-Event-ID` or `lastEventId`). */
-  lastEventId?: string;
-}
-
-/** Default period of heartbeat comments. */
-export const DEFAULT_HEARTBEAT_MS = 15_000;
-/** Default slow-client limit. */
-export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
-
 const HEARTBEAT = formatComment('');
 const RESOLVED: Promise<void> = Promise.resolve();
 const noop = (): void => {};
@@ -127,86 +104,6 @@ function quietReject<T>(error: Error): Promise<T> {
   return p;
 }
 
-/** Validates a non-negative integer option (milliseconds or bytes). */
-export function checkNonNegativeInt(option: string, value: unknown, allowZero = true): number | undefined {
-  if (value === undefined) return undefined;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0 || (!allowZero && value === 0)) {
-    throw new SseOptionsError(option, value, `must be a ${allowZero ? 'non-negative' : 'positive'} integer`);
-  }
-  return value;
-}
-
-/** Normalised connection options, validated once and shared by every connection. */
-export interface ResolvedConnectionOptions {
-  heartbeatMs: number;
-  retryMs: number | undefined;
-  maxBufferedBytes: number;
-  headers: SseHeaders | undefined;
-}
-
-/** Validates {@link ConnectionOptions}; throws {@link SseOptionsError}. */
-export function resolveConnectionOptions(options: ConnectionOptions = {}): ResolvedConnectionOptions {
-  return {
-    heartbeatMs: checkNonNegativeInt('heartbeatMs', options.heartbeatMs) ?? DEFAULT_HEARTBEAT_MS,
-    retryMs: checkNonNegativeInt('retryMs', options.retryMs),
-    maxBufferedBytes: checkNonNegativeInt('maxBufferedBytes', options.maxBufferedBytes, false) ?? DEFAULT_MAX_BUFFERED_BYTES,
-    headers: options.headers,
-  };
-}
-
-/**
- * Reads the id a reconnecting client resumes from: the `Last-Event-ID` header, or the
- * `lastEventId` query parameter that EventSource polyfills use.
- *
- * Node decodes header bytes as latin1, while browsers send the id as UTF-8: the bytes are
- * re-decoded as UTF-8 so a non-ASCII id still matches. Returns `undefined` when absent.
- */
-export function readLastEventId(req: NodeRequest): string | undefined {
-  const header = req.headers['last-event-id'];
-  const raw = Array.isArray(header) ? header[0] : header;
-  // An empty id is no id: a client whose last event id is empty sends none ("If the last event
-  // ID string is not the empty string, set `Last-Event-ID`"), and treating '' as an id to resume
-  // after would report a gap on a first connection.
-  if (raw !== undefined && raw !== '') {
-    const bytes = Buffer.from(raw, 'latin1');
-    const utf8 = bytes.toString('utf8');
-    // Keep the latin1 reading only when the bytes were not valid UTF-8 to begin with.
-    return Buffer.byteLength(utf8, 'utf8') === bytes.length && Buffer.from(utf8, 'utf8').equals(bytes) ? utf8 : raw;
-  }
-  const url = req.url;
-  if (url === undefined) return undefined;
-  const q = url.indexOf('?');
-  if (q === -1) return undefined;
-  const value = new URLSearchParams(url.slice(q + 1)).get('lastEventId');
-  return value || undefined;
-}
-
-/** Writes queued while the connection is held for the replay handoff. */
-interface Held {
-  bytes: Uint8Array[];
-  ids: (string | undefined)[];
-  size: number;
-}
-
-/*
- * Coalescing of broadcasts. The first broadcast a connection gets in a tick is written at once:
- * most ticks carry one event, and corking it would only add work. From the second one in the
- * same tick on, the connection is corked, and every corked connection is uncorked together on
- * the next tick, so a burst leaves in one write per connection.
- */
-let tick = 0;
-let tickScheduled = false;
-let corked: SseConnection[] = [];
-
-function endTick(): void {
-  tick++;
-  tickScheduled = false;
-  const list = corked;
-  if (list.length === 0) return;
-  corked = [];
-  for (const conn of list) conn.uncorkNow();
-}
-
 /**
  * The {@link Connection} implementation over an {@link SseSink}.
  *
@@ -214,7 +111,7 @@ function endTick(): void {
  * no-transform`, `X-Accel-Buffering: no` and (HTTP/1 only) `Connection: keep-alive`, and
  * flushes them at once.
  */
-export class SseConnection implements Connection, HeartbeatMember {
+export class SseConnection implements Connection, HeartbeatMember, Corkable {
   readonly lastEventId: string | undefined;
   private readonly sink: SseSink;
   private readonly heartbeatMs: number;
@@ -223,11 +120,12 @@ export class SseConnection implements Connection, HeartbeatMember {
   private gap = false;
   private wrote = false;
   private isCorked = false;
-  /** The coalescing tick of this connection's last broadcast write. */
-  private lastTick = -1;
+  /** The coalescer's stamp of this connection's last broadcast write. */
+  private stamp = NO_STAMP;
   /** The last write returned false and no `drain` came since. */
   private needDrain = false;
-  private held: Held | undefined;
+  /** Live broadcasts held back during the replay handoff. */
+  private live: LiveQueue | undefined;
   /**
    * An upper bound of the sink's buffered bytes, kept from the exact size last read plus what
    * each write since can have added, so that the exact size (a chain of getters on the response)
@@ -270,7 +168,7 @@ export class SseConnection implements Connection, HeartbeatMember {
   }
 
   get bufferedBytes(): number {
-    return this.reason === undefined ? this.sink.bufferedBytes() + (this.held?.size ?? 0) : 0;
+    return this.reason === undefined ? this.sink.bufferedBytes() + (this.live?.size ?? 0) : 0;
   }
 
   get signal(): AbortSignal {
@@ -358,7 +256,7 @@ export class SseConnection implements Connection, HeartbeatMember {
     }
     if (this.reason !== undefined) return;
     this.finish('server');
-    if (this.isCorked) this.uncorkNow();
+    if (this.isCorked) this[kUncork]();
     this.sink.end();
   }
 
@@ -393,39 +291,29 @@ export class SseConnection implements Connection, HeartbeatMember {
 
   writeEncoded(bytes: Uint8Array, id?: string, ahead = false): boolean {
     if (this.reason !== undefined) return false;
-    const held = this.held;
     if (ahead) {
       this.writeRaw(bytes);
       return this.reason === undefined;
     }
-    if (held) {
-      if (held.size + bytes.length > this.maxBufferedBytes) {
-        this.fail('slow');
-        return false;
-      }
-      held.bytes.push(bytes);
-      held.ids.push(id);
-      held.size += bytes.length;
-      return true;
+    const live = this.live;
+    if (live) {
+      if (live.push(bytes, id, this.maxBufferedBytes)) return true;
+      this.fail('slow');
+      return false;
     }
-    if (!tickScheduled) {
-      tickScheduled = true;
-      process.nextTick(endTick);
-    }
-    if (this.lastTick !== tick) {
-      this.lastTick = tick;
-    } else if (!this.isCorked) {
-      // A second event in this tick: hold this one and the rest until the tick ends.
-      this.isCorked = true;
-      this.sink.cork();
-      corked.push(this);
-    }
+    this.stamp = defaultCoalescer.beforeWrite(this, this.stamp);
     this.writeRaw(bytes);
     return this.reason === undefined;
   }
 
-  /** @internal Ends a cork started by {@link SseConnection.writeEncoded}. */
-  uncorkNow(): void {
+  /** Holds writes for the coalescer. */
+  [kCork](): void {
+    this.isCorked = true;
+    this.sink.cork();
+  }
+
+  /** Ends a cork started by the coalescer (or by nothing: then it does nothing). */
+  [kUncork](): void {
     if (!this.isCorked) return;
     this.isCorked = false;
     this.sink.uncork();
@@ -433,24 +321,22 @@ export class SseConnection implements Connection, HeartbeatMember {
   }
 
   hold(): void {
-    if (this.reason === undefined && !this.held) this.held = { bytes: [], ids: [], size: 0 };
+    if (this.reason === undefined && !this.live) this.live = new LiveQueue();
   }
 
   release(skipIds?: ReadonlySet<string>): void {
-    const held = this.held;
-    this.held = undefined;
-    if (!held || this.reason !== undefined) return;
-    for (let i = 0; i < held.bytes.length; i++) {
-      const id = held.ids[i];
-      if (id !== undefined && skipIds?.has(id)) continue;
-      this.writeRaw(held.bytes[i]!);
-      if (this.reason !== undefined) return;
-    }
-    this.sink.flush();
+    const live = this.live;
+    this.live = undefined;
+    if (!live || this.reason !== undefined) return;
+    live.flush((bytes) => {
+      this.writeRaw(bytes);
+      return this.reason === undefined;
+    }, skipIds);
+    if (this.reason === undefined) this.sink.flush();
   }
 
-  /** @internal Called by the shared heartbeat timer. */
-  heartbeat(): void {
+  /** Called by the shared heartbeat timer. */
+  [kHeartbeat](): void {
     if (this.wrote) {
       this.wrote = false;
       return;
@@ -511,7 +397,7 @@ export class SseConnection implements Connection, HeartbeatMember {
   };
 
   private readonly onTransportClose = (error?: Error): void => {
-    if (this.reason === undefined) this.finish(error && !isDisconnectError(error) ? 'error' : 'client');
+    if (this.reason === undefined) this.finish(error ? 'error' : 'client');
   };
 
   /** Closes at once and drops buffered bytes (slow client, transport error). */
@@ -524,7 +410,7 @@ export class SseConnection implements Connection, HeartbeatMember {
   /** Releases everything the connection holds and tells the listeners, exactly once. */
   private finish(reason: CloseReason): void {
     this.reason = reason;
-    this.held = undefined;
+    this.live = undefined;
     if (this.heartbeatMs > 0) leaveHeartbeat(this, this.heartbeatMs);
     const wait = this.drainWait;
     this.drainWait = undefined;
@@ -546,53 +432,3 @@ export class SseConnection implements Connection, HeartbeatMember {
     }
   }
 }
-
-const DISCONNECT_CODES = new Set(['ECONNRESET', 'EPIPE', 'ECONNABORTED', 'ERR_STREAM_PREMATURE_CLOSE', 'ERR_STREAM_DESTROYED', 'ERR_HTTP2_STREAM_ERROR', 'ERR_HTTP2_INVALID_STREAM']);
-
-function isDisconnectError(error: Error): boolean {
-  const code = (error as NodeJS.ErrnoException).code;
-  return code !== undefined && DISCONNECT_CODES.has(code);
-}
-
-/**
- * Tells whether a client has gone away: pass a request (its socket or stream is closed), or an
- * error caught from a write (a reset or broken pipe, or an {@link SseClosedError} with reason
- * `client`).
- */
-export function isClientDisconnected(target: NodeRequest | unknown): boolean {
-  if (target instanceof SseClosedError) return target.reason === 'client';
-  // Errors from another realm (a vm context, a test sandbox) fail `instanceof Error`.
-  if (target instanceof Error || Object.prototype.toString.call(target) === '[object Error]') {
-    return isDisconnectError(target as Error);
-  }
-  if (target && typeof target === 'object' && 'headers' in target && 'socket' in target) {
-    const req = target as NodeRequest;
-    if ('stream' in req && req.stream) return req.stream.destroyed || req.stream.closed;
-    const socket = (req as { socket?: { destroyed: boolean } | null }).socket;
-    return !socket || socket.destroyed;
-  }
-  return false;
-}
-
-/**
- * Opens an event stream on a Node.js HTTP/1 or HTTP/2 (compatibility API) response: writes the
- * headers at once, turns off the socket timeout and Nagle, and starts the heartbeat.
- *
- * @throws {SseOptionsError} for invalid options.
- */
-export function createConnection(req: NodeRequest, res: NodeResponse, options?: ConnectionOptions): SseConnection {
-  const resolved = resolveConnectionOptions(options);
-  const lastEventId = options?.lastEventId ?? readLastEventId(req);
-  return new SseConnection(nodeSink(req, res), resolved, lastEventId);
-}
-
-/** Type guard for objects that look like a {@link Connection}. */
-export function isConnection(value: unknown): value is Connection {
-  return (
-    typeof value === 'object' && value !== null &&
-    typeof (value as Connection).writeEncoded === 'function' &&
-    typeof (value as Connection).onClose === 'function' &&
-    typeof (value as Connection).close === 'function'
-  );
-}
-

@@ -25,3 +25,8 @@ export interface StoredEvent extends SseEvent {
 
 /** A value or a promise of it. Interfaces use it so that in-memory and remote backends fit. */
 export type MaybePromise<T> = T | Promise<T>;
+
+/** True for a promise, or any thenable: what `await` would wait for. */
+export function isPromiseLike<T>(value: MaybePromise<T> | PromiseLike<T> | unknown): value is PromiseLike<T> {
+  return value !== null && (typeof value === 'object' || typeof value === 'function') && typeof (value as PromiseLike<T>).then === 'function';
+}

@@ -4,10 +4,13 @@
  * tick is skipped: its own traffic already keeps proxies awake.
  */
 
+/** The method the scheduler calls, keyed by a symbol so that only the scheduler calls it. */
+export const kHeartbeat: unique symbol = Symbol('ssekit.heartbeat');
+
 /** What the scheduler needs from a connection. */
 export interface HeartbeatMember {
   /** Called once per period; returns nothing, and must not throw. */
-  heartbeat(): void;
+  [kHeartbeat](): void;
 }
 
 interface Group {
@@ -20,7 +23,7 @@ const groups = new Map<number, Group>();
 function tick(periodMs: number): void {
   const group = groups.get(periodMs);
   if (!group) return;
-  for (const member of group.members) member.heartbeat();
+  for (const member of group.members) member[kHeartbeat]();
 }
 
 /** Adds a member to the shared timer of `periodMs`, starting the timer if needed. */

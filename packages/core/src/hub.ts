@@ -3,7 +3,7 @@
  */
 import type { Broadcaster } from './broadcaster.js';
 import type { CloseListener, Connection } from './connection.js';
-import type { SseEvent } from './event.js';
+import { isPromiseLike, type SseEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
 import { formatEventText, formatIdLine } from './format.js';
 import { isReplayer, type SyncReplayer } from './replayer.js';
@@ -172,7 +172,7 @@ export class Hub implements Broadcaster {
     let delivered = event;
     if (this.replayer) {
       delivered = this.replayer.store(event, topic);
-      if (typeof (delivered as unknown as PromiseLike<unknown>).then === 'function') {
+      if (isPromiseLike(delivered)) {
         throw new SseOptionsError('replayer', this.replayer, 'the in-memory Hub needs a replayer whose store() is synchronous');
       }
       idLine = formatIdLine(delivered.id);

@@ -16,25 +16,31 @@ export {
 } from './errors.js';
 export { formatEvent, formatComment, formatEventText, formatIdLine } from './format.js';
 export { MAX_TOPIC_LENGTH, topicProblem, assertTopic } from './topic.js';
-export { nodeSink, type SseSink, type SseHeaders, type NodeRequest, type NodeResponse } from './sink.js';
-export { SseWriter, SSE_HEADERS, streamHeaders } from './writer.js';
+export type { SseSink } from './sink.js';
+export { SSE_HEADERS, streamHeaders, type SseHeaders } from './headers.js';
+export { SseWriter } from './writer.js';
+export { SseConnection, type Connection, type CloseListener, type PipeItem } from './connection.js';
 export {
-  SseConnection,
-  createConnection,
-  isConnection,
-  isClientDisconnected,
-  readLastEventId,
   resolveConnectionOptions,
   DEFAULT_HEARTBEAT_MS,
   DEFAULT_MAX_BUFFERED_BYTES,
-  type Connection,
   type ConnectionOptions,
   type ResolvedConnectionOptions,
-  type CloseListener,
-  type PipeItem,
-} from './connection.js';
+  type SseOptions,
+  type OpenOptions,
+  type Authorize,
+} from './options.js';
+export {
+  nodeSink,
+  createConnection,
+  isClientDisconnected,
+  readLastEventId,
+  DefaultProvider,
+  type NodeRequest,
+  type NodeResponse,
+} from './node.js';
 export { heartbeatStats, type HeartbeatMember } from './heartbeat.js';
-export { DefaultProvider, isProvider, type Provider } from './provider.js';
+export { isProvider, type Provider } from './provider.js';
 export { isBroadcaster, type Broadcaster } from './broadcaster.js';
 export { Hub, type HubOptions, type BroadcastHook, type BroadcastToHook } from './hub.js';
 export {
@@ -47,13 +53,6 @@ export {
   type ReplayResult,
   type MemoryReplayerOptions,
 } from './replayer.js';
-export { withReplay, RESET_EVENT, type WithReplayOptions } from './replay.js';
-export {
-  createSseHandler,
-  type SseHandler,
-  type SseOptions,
-  type OpenOptions,
-  type OpenContext,
-  type Authorize,
-} from './handler.js';
+export { withReplay, RESET_EVENT, type WithReplayOptions } from './handoff.js';
+export { createSseHandler, type SseHandler, type OpenContext } from './handler.js';
 export { closeServerAndStreams, type ClosableServer, type ClosableStreams } from './shutdown.js';

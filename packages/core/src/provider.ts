@@ -1,10 +1,12 @@
 /**
- * Providers create connections. Plug in your own to wrap or replace {@link SseConnection}
- * (extra headers, metrics, another transport) while the adapters keep doing the rest.
+ * Providers create connections. Plug in your own to wrap or replace the default
+ * {@link SseConnection} (extra headers, metrics, another transport) while the adapters keep
+ * doing the rest.
  */
-import { createConnection, type Connection, type ConnectionOptions } from './connection.js';
+import type { Connection } from './connection.js';
 import type { MaybePromise } from './event.js';
-import type { NodeRequest, NodeResponse } from './sink.js';
+import type { NodeRequest, NodeResponse } from './node.js';
+import type { ConnectionOptions } from './options.js';
 
 /** Creates the {@link Connection} for a request. */
 export interface Provider {
@@ -13,13 +15,6 @@ export interface Provider {
    * options are already validated.
    */
   createConnection(req: NodeRequest, res: NodeResponse, options: ConnectionOptions): MaybePromise<Connection>;
-}
-
-/** The provider the adapters use by default: an {@link SseConnection} on the Node response. */
-export class DefaultProvider implements Provider {
-  createConnection(req: NodeRequest, res: NodeResponse, options: ConnectionOptions): Connection {
-    return createConnection(req, res, options);
-  }
 }
 
 /** Duck-type check for {@link Provider}. */

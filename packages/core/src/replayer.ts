@@ -1,7 +1,7 @@
 /**
  * Event retention for `Last-Event-ID` recovery.
  */
-import type { MaybePromise, SseEvent, StoredEvent } from './event.js';
+import { isPromiseLike, type MaybePromise, type SseEvent, type StoredEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
 import { formatEvent } from './format.js';
 
@@ -191,7 +191,7 @@ export class MemoryReplayer implements SyncReplayer {
     for (const entry of entries) {
       entry.encoded ??= formatEvent(entry.event);
       const result = send(entry.event, entry.encoded);
-      if (result !== undefined && typeof (result as Promise<unknown>).then === 'function') await result;
+      if (isPromiseLike(result)) await result;
       count++;
     }
     return { count, gap: false };

@@ -1,5 +1,6 @@
 /**
- * The gap-free handoff from replay to live delivery.
+ * The gap-free handoff from replay to live delivery: while a reconnecting connection is sent
+ * what it missed, live broadcasts for it wait in its {@link LiveQueue}, then follow.
  */
 import type { Broadcaster } from './broadcaster.js';
 import type { Connection } from './connection.js';
@@ -11,6 +12,38 @@ const ignore = (): void => {};
 
 /** The event sent on a replay gap when `resetEvent` is `true`. */
 export const RESET_EVENT: Readonly<SseEvent> = Object.freeze({ event: 'ssekit-reset', data: 'gap' });
+
+/**
+ * Live writes held back while a connection replays. A connection that has one queues every
+ * broadcast in it instead of writing; the handoff then writes the queue behind the replay.
+ */
+export class LiveQueue {
+  private readonly bytes: Uint8Array[] = [];
+  private readonly ids: (string | undefined)[] = [];
+  /** Bytes queued. */
+  size = 0;
+
+  /** Queues one encoded event; `false` (nothing queued) when it would pass `limit` bytes. */
+  push(bytes: Uint8Array, id: string | undefined, limit: number): boolean {
+    if (this.size + bytes.length > limit) return false;
+    this.bytes.push(bytes);
+    this.ids.push(id);
+    this.size += bytes.length;
+    return true;
+  }
+
+  /**
+   * Hands the queue to `write` in order, skipping events whose id is in `skipIds` (the replay
+   * sent them already). Stops once `write` returns `false` (the connection closed).
+   */
+  flush(write: (bytes: Uint8Array) => boolean, skipIds?: ReadonlySet<string>): void {
+    for (let i = 0; i < this.bytes.length; i++) {
+      const id = this.ids[i];
+      if (id !== undefined && skipIds?.has(id)) continue;
+      if (!write(this.bytes[i]!)) return;
+    }
+  }
+}
 
 /** Options of {@link withReplay}. */
 export interface WithReplayOptions {

@@ -1,0 +1,238 @@
+/**
+ * Options of connections and of the shared handler: their types, their defaults (in one
+ * place, so the TSDoc, the READMEs and the code agree) and their validation.
+ */
+import { isBroadcaster, type Broadcaster } from './broadcaster.js';
+import type { SseEvent } from './event.js';
+import { SseOptionsError } from './errors.js';
+import { formatEvent } from './format.js';
+import { RESET_EVENT } from './handoff.js';
+import type { SseHeaders } from './headers.js';
+import type { NodeRequest } from './node.js';
+import { isProvider, type Provider } from './provider.js';
+import { isReplayer, type Replayer } from './replayer.js';
+
+/** Default period of heartbeat comments, in milliseconds. */
+export const DEFAULT_HEARTBEAT_MS = 15_000;
+/** Default slow-client limit, in bytes. */
+export const DEFAULT_MAX_BUFFERED_BYTES = 1024 * 1024;
+/** Default `Retry-After` of a refused request, in seconds. */
+export const DEFAULT_RETRY_AFTER_SECONDS = 5;
+/** Default `retry:` hint written at shutdown when `retryMs` is not set, in milliseconds. */
+export const DEFAULT_SHUTDOWN_RETRY_MS = 1000;
+/** Default time a shutdown waits for each stream's last bytes, in milliseconds. */
+export const DEFAULT_SHUTDOWN_GRACE_MS = 2000;
+
+/** Options of `createConnection`. */
+export interface ConnectionOptions {
+  /**
+   * Period of heartbeat comments in milliseconds; `0` turns them off.
+   * @defaultValue 15000
+   */
+  heartbeatMs?: number;
+  /** Reconnection delay sent once at connect (`retry:`), in milliseconds. Not sent by default. */
+  retryMs?: number;
+  /**
+   * A client whose unsent bytes would pass this limit is closed with reason `slow` instead of
+   * being buffered without bound; it reconnects with `Last-Event-ID` and replay fills the gap.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
+  /** Extra response headers (they cannot override the event-stream ones). */
+  headers?: SseHeaders;
+  /**
+   * The id the client resumes from. Default: read from the request (`Last-Event-ID` header or
+   * `lastEventId` query parameter). Passing the key, even as `undefined`, means the request is
+   * not read.
+   */
+  lastEventId?: string | undefined;
+}
+
+/** Decides whether a request may subscribe to `topics`; `false` answers 403. */
+export type Authorize<Req = NodeRequest> = (request: Req, topics: readonly string[]) => boolean | Promise<boolean>;
+
+/** Options shared by every adapter (`expressSse`, `fastifySse`, `koaSse`) and `createSseHandler`. */
+export interface SseOptions<Req = NodeRequest> {
+  /**
+   * Where connections are registered and broadcasts go. Default: a new in-memory `Hub`
+   * using `replayer`, so broadcasts carry the replayer's ids. A hub passed in does its own
+   * storing; `replayer` is then only used to replay.
+   */
+  hub?: Broadcaster;
+  /** Retains events for `Last-Event-ID` recovery. Default: none (no replay). */
+  replayer?: Replayer;
+  /**
+   * Period of heartbeat comments in milliseconds; `0` turns them off.
+   * @defaultValue 15000
+   */
+  heartbeatMs?: number;
+  /** Reconnection delay sent once at connect (`retry:` field), in milliseconds. Not sent by default. */
+  retryMs?: number;
+  /**
+   * A client whose unsent bytes would pass this limit is closed as `slow`.
+   * @defaultValue 1048576 (1 MiB)
+   */
+  maxBufferedBytes?: number;
+  /** Creates connections. @defaultValue a `DefaultProvider` */
+  provider?: Provider;
+  /** Open streams allowed at once on this adapter; over it: 503 with `Retry-After`. Default: unlimited. */
+  maxConnections?: number;
+  /** Open streams allowed at once per client IP; over it: 429 with `Retry-After`. Default: unlimited. */
+  maxConnectionsPerIp?: number;
+  /**
+   * Seconds announced in `Retry-After` when a limit refuses a request.
+   * @defaultValue 5
+   */
+  retryAfterSeconds?: number;
+  /**
+   * Decides whether a request may open a stream on `topics`. `false` answers 403 and opens
+   * nothing; throw an `SseHttpError` with status 401 to ask for credentials. Default: allow all.
+   */
+  authorize?: Authorize<Req>;
+  /**
+   * On a replay gap, send a reset event so the page reloads its state: `true` sends
+   * `event: ssekit-reset` with data `gap`; an event object sends that event.
+   * @defaultValue false
+   */
+  resetEvent?: boolean | SseEvent;
+  /** Extra response headers on every stream. Default: none. */
+  headers?: SseHeaders;
+  /**
+   * The `retry:` hint written to every stream when the server shuts down, so clients come back
+   * once it is up again instead of all at once.
+   * @defaultValue `retryMs`, else 1000
+   */
+  shutdownRetryMs?: number;
+  /**
+   * How long `close()` waits, per stream, for the bytes still queued for a client that is
+   * behind (the `retry:` hint last) to be handed to the network, in milliseconds. A client
+   * that stopped reading is dropped when this runs out, so it cannot hold a shutdown.
+   * @defaultValue 2000
+   */
+  shutdownGraceMs?: number;
+}
+
+/** Options of one stream, given to `res.sse()`, `reply.sse()` or `ctx.sse()`. */
+export interface OpenOptions {
+  /** Topics to subscribe to. Each must be 1 to 256 characters with no control characters. */
+  topics?: readonly string[];
+  /** Set `false` to ignore `Last-Event-ID`: no replay, and no waiting on the hub for that id. @defaultValue true */
+  replay?: boolean;
+}
+
+/**
+ * Validates an integer option that may be zero (milliseconds, bytes, seconds).
+ * @returns the value, or `undefined` when it is `undefined`.
+ * @throws {SseOptionsError} for anything else than a non-negative safe integer.
+ */
+export function nonNegativeInt(option: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 0) {
+    throw new SseOptionsError(option, value, 'must be a non-negative integer');
+  }
+  return value;
+}
+
+/**
+ * Validates an integer option that must be at least 1 (a limit, a size).
+ * @returns the value, or `undefined` when it is `undefined`.
+ * @throws {SseOptionsError} for anything else than a positive safe integer.
+ */
+export function positiveInt(option: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
+    throw new SseOptionsError(option, value, 'must be a positive integer');
+  }
+  return value;
+}
+
+/** Normalised connection options, validated once and shared by every connection. */
+export interface ResolvedConnectionOptions {
+  readonly heartbeatMs: number;
+  readonly retryMs: number | undefined;
+  readonly maxBufferedBytes: number;
+  readonly headers: SseHeaders | undefined;
+}
+
+/** Validates the connection part of `options`; throws {@link SseOptionsError}. */
+export function resolveConnectionOptions(options: ConnectionOptions = {}): ResolvedConnectionOptions {
+  if (typeof options !== 'object' || options === null) {
+    throw new SseOptionsError('options', options, 'must be an object');
+  }
+  const headers = options.headers;
+  if (headers !== undefined && (typeof headers !== 'object' || headers === null)) {
+    throw new SseOptionsError('headers', headers, 'must be an object of header names and values');
+  }
+  return {
+    heartbeatMs: nonNegativeInt('heartbeatMs', options.heartbeatMs) ?? DEFAULT_HEARTBEAT_MS,
+    retryMs: nonNegativeInt('retryMs', options.retryMs),
+    maxBufferedBytes: positiveInt('maxBufferedBytes', options.maxBufferedBytes) ?? DEFAULT_MAX_BUFFERED_BYTES,
+    headers,
+  };
+}
+
+/** {@link SseOptions}, validated, with their defaults applied. */
+export interface ResolvedSseOptions<Req> {
+  readonly connection: ResolvedConnectionOptions;
+  readonly hub: Broadcaster | undefined;
+  readonly replayer: Replayer | undefined;
+  readonly provider: Provider | undefined;
+  readonly authorize: Authorize<Req> | undefined;
+  readonly maxConnections: number | undefined;
+  readonly maxConnectionsPerIp: number | undefined;
+  /** The `Retry-After` header value. */
+  readonly retryAfter: string;
+  readonly shutdownRetryMs: number;
+  readonly shutdownGraceMs: number;
+  readonly resetEvent: SseEvent | undefined;
+}
+
+/** Validates {@link SseOptions}; throws {@link SseOptionsError}. */
+export function resolveSseOptions<Req>(options: SseOptions<Req> = {}): ResolvedSseOptions<Req> {
+  if (typeof options !== 'object' || options === null) {
+    throw new SseOptionsError('options', options, 'must be an object');
+  }
+  const connection = resolveConnectionOptions(options);
+  const { replayer, hub, provider, authorize } = options;
+  if (replayer !== undefined && !isReplayer(replayer)) {
+    throw new SseOptionsError('replayer', replayer, 'must implement store() and replay()');
+  }
+  if (hub !== undefined && !isBroadcaster(hub)) {
+    throw new SseOptionsError('hub', hub, 'must implement the Broadcaster interface (register, subscribe, broadcast, ...)');
+  }
+  if (provider !== undefined && !isProvider(provider)) {
+    throw new SseOptionsError('provider', provider, 'must implement createConnection()');
+  }
+  if (authorize !== undefined && typeof authorize !== 'function') {
+    throw new SseOptionsError('authorize', authorize, 'must be a function');
+  }
+  return {
+    connection,
+    hub,
+    replayer,
+    provider,
+    authorize,
+    maxConnections: positiveInt('maxConnections', options.maxConnections),
+    maxConnectionsPerIp: positiveInt('maxConnectionsPerIp', options.maxConnectionsPerIp),
+    retryAfter: String(nonNegativeInt('retryAfterSeconds', options.retryAfterSeconds) ?? DEFAULT_RETRY_AFTER_SECONDS),
+    shutdownRetryMs: nonNegativeInt('shutdownRetryMs', options.shutdownRetryMs) ?? connection.retryMs ?? DEFAULT_SHUTDOWN_RETRY_MS,
+    shutdownGraceMs: nonNegativeInt('shutdownGraceMs', options.shutdownGraceMs) ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    resetEvent: resolveResetEvent(options.resetEvent),
+  };
+}
+
+function resolveResetEvent(resetEvent: unknown): SseEvent | undefined {
+  if (resetEvent === undefined || resetEvent === false) return undefined;
+  if (resetEvent === true) return RESET_EVENT;
+  if (typeof resetEvent !== 'object' || resetEvent === null) {
+    throw new SseOptionsError('resetEvent', resetEvent, 'must be a boolean or an event object');
+  }
+  // Encode it once now: an event that cannot be written would otherwise fail at the first
+  // gap, after the 200 headers, and end that stream.
+  try {
+    formatEvent(resetEvent as SseEvent);
+  } catch (error) {
+    throw new SseOptionsError('resetEvent', resetEvent, `cannot be encoded (${(error as Error).message})`);
+  }
+  return resetEvent as SseEvent;
+}
