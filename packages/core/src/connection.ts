@@ -5,10 +5,10 @@ import { defaultCoalescer, kCork, kUncork, NO_STAMP, type Corkable } from './coa
 import type { SseEvent } from './event.js';
 import { SseClosedError, type CloseReason } from './errors.js';
 import { formatComment, formatEvent } from './format.js';
-import { LiveQueue } from './handoff.js';
+import { kHandoff, LiveQueue, type Handoff } from './handoff.js';
 import { streamHeaders } from './headers.js';
 import { joinHeartbeat, kHeartbeat, leaveHeartbeat, type HeartbeatMember } from './heartbeat.js';
-import type { ResolvedConnectionOptions } from './options.js';
+import { resolveConnectionOptions, type ConnectionOptions } from './options.js';
 import type { SseSink } from './sink.js';
 
 /** Called once when a connection closes, with the reason and the connection. */
@@ -18,8 +18,9 @@ export type CloseListener = (reason: CloseReason, connection: Connection) => voi
 export type PipeItem = SseEvent | string;
 
 /**
- * An open event stream to one client. Implemented by {@link SseConnection}; a custom
- * {@link Provider} may return its own implementation.
+ * An open event stream to one client, as an application holds it. Implemented by
+ * {@link SseConnection}; a custom {@link Provider} returns an `SseConnection` or an object
+ * built on one (see {@link Provider}).
  */
 export interface Connection {
   /** True once the connection has closed, whoever closed it. */
@@ -28,7 +29,10 @@ export interface Connection {
   readonly closeReason: CloseReason | undefined;
   /** Aborts when the connection closes: pass it to work that should stop with the client. */
   readonly signal: AbortSignal;
-  /** The id the client sent back (`Last-Event-ID` header or `lastEventId` query), if any. */
+  /**
+   * The id the client resumes from (`Last-Event-ID` header or `lastEventId` query), if any.
+   * `undefined` for a stream opened with `replay: false`.
+   */
   readonly lastEventId: string | undefined;
   /**
    * True when the client asked to resume after an id the replayer no longer (or never) had:
@@ -38,21 +42,29 @@ export interface Connection {
   /** Bytes written but not yet handed to the kernel. */
   readonly bufferedBytes: number;
   /**
-   * Sends one event. Resolves when the bytes are accepted (after `drain` under backpressure).
-   * @throws {SseFormatError} (as a rejection) for an event that cannot be encoded.
-   * @throws {SseClosedError} (as a rejection) once the connection is closed.
+   * Sends one event. Resolves `true` once the bytes are accepted (after `drain` under
+   * backpressure), and `false` when the connection is closed, or closes while waiting for
+   * `drain`: a client leaving is expected, so it never rejects for that.
+   * @throws {SseFormatError} (as a rejection) for an event that cannot be encoded; nothing is
+   *   written. Such a rejection does not count as unhandled when the promise is dropped.
    */
-  send(event: SseEvent): Promise<void>;
-  /** Sends a comment; clients ignore it. Rejects like {@link Connection.send}. */
-  sendComment(text?: string): Promise<void>;
-  /** Tells the client how long to wait before reconnecting, in milliseconds. */
-  setRetry(ms: number): Promise<void>;
+  send(event: SseEvent): Promise<boolean>;
+  /** Sends a comment; clients ignore it. Resolves and rejects like {@link Connection.send}. */
+  sendComment(text?: string): Promise<boolean>;
   /**
-   * Sends every item of an (async) iterable with backpressure. Resolves when the source ends or
-   * the connection closes; in the latter case the iterator's `return()` is called so the source
-   * (a database cursor, an LLM stream) can stop.
+   * Tells the client how long to wait before reconnecting, in milliseconds. Resolves and
+   * rejects like {@link Connection.send} (a `ms` that is not a non-negative integer rejects).
    */
-  pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<void>;
+  setRetry(ms: number): Promise<boolean>;
+  /**
+   * Sends every item of an (async) iterable with backpressure; a string is sent as a message's
+   * data. Resolves `true` once the source has ended and every item was accepted, and `false`
+   * when the connection closed first; then the iterator's `return()` is called so the source
+   * (a database cursor, an LLM stream) can stop.
+   * @throws (as a rejection) what the source throws, or {@link SseFormatError} for an item that
+   *   cannot be encoded; the source is stopped too.
+   */
+  pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<boolean>;
   /**
    * Ends the stream (idempotent). `retryMs` sends a last `retry:` hint first, for example to
    * spread reconnects after a deploy.
@@ -65,40 +77,22 @@ export interface Connection {
   /** Removes a listener added with {@link Connection.onClose}. */
   offClose(listener: CloseListener): void;
   /**
-   * Writes bytes that are already a complete encoded event (from {@link formatEvent}): the path
-   * broadcasters use so that an event is encoded once for all its receivers. `id` identifies
-   * the event for the replay handoff. `ahead` writes past the replay-handoff queue (used for
-   * replayed events). Returns false when nothing was written (closed, or closed now because the
-   * client is too slow).
+   * The broadcaster write path: writes bytes that are already a complete encoded event (from
+   * `formatEvent`, or a broadcaster's encode-once), so that an event is encoded once for all
+   * its receivers. `id` is the event's id, which the replay handoff uses to drop live events the
+   * replay already sent. Returns `false` when nothing was written (closed, or closed now because
+   * the client is too slow).
    */
-  writeEncoded(bytes: Uint8Array, id?: string, ahead?: boolean): boolean;
-  /**
-   * Replay handoff, first step: queue broadcasts instead of writing them. Used by
-   * {@link withReplay}; not needed by applications.
-   */
-  hold(): void;
-  /**
-   * Replay handoff, last step: write the queued broadcasts, skipping those whose id is in
-   * `skipIds` (already written by the replay), and resume direct writes.
-   */
-  release(skipIds?: ReadonlySet<string>): void;
-  /** Records that replay found a gap. */
-  markReplayGap(): void;
-  /**
-   * Resolves once the transport has taken the bytes written so far below its high-water mark
-   * (at once when it already has); rejects with {@link SseClosedError} once closed. Lets code
-   * that writes with {@link Connection.writeEncoded}, such as replay, respect backpressure.
-   * Optional, so that custom connections written before it keep working.
-   */
-  drained?(): Promise<void>;
+  writeEncoded(bytes: Uint8Array, id?: string): boolean;
 }
 
 const HEARTBEAT = formatComment('');
-const RESOLVED: Promise<void> = Promise.resolve();
+const ACCEPTED: Promise<boolean> = Promise.resolve(true);
+const CLOSED: Promise<boolean> = Promise.resolve(false);
 const noop = (): void => {};
 
 /** A rejected promise that does not crash the process when the caller does not await it. */
-function quietReject<T>(error: Error): Promise<T> {
+function quietReject<T>(error: unknown): Promise<T> {
   const p = Promise.reject<T>(error);
   p.catch(noop);
   return p;
@@ -118,7 +112,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
   private readonly maxBufferedBytes: number;
   private reason: CloseReason | undefined;
   private gap = false;
-  private wrote = false;
+  private wroteSinceHeartbeat = false;
   private isCorked = false;
   /** The coalescer's stamp of this connection's last broadcast write. */
   private stamp = NO_STAMP;
@@ -136,21 +130,28 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
   private unchecked = 0;
   private listeners: CloseListener[] | undefined;
   private abort: AbortController | undefined;
-  private drainWait: { promise: Promise<void>; resolve: () => void; reject: (e: Error) => void } | undefined;
+  /** Resolves `true` on the next `drain`, `false` on close. */
+  private drainWait: { promise: Promise<boolean>; resolve: (accepted: boolean) => void } | undefined;
 
-  constructor(sink: SseSink, options: ResolvedConnectionOptions, lastEventId?: string) {
+  /**
+   * Opens the stream on `sink`: sends the headers, the `retry:` hint when set, and joins the
+   * shared heartbeat.
+   * @throws {SseOptionsError} for invalid options.
+   */
+  constructor(sink: SseSink, options?: ConnectionOptions) {
+    const resolved = resolveConnectionOptions(options);
     this.sink = sink;
-    this.heartbeatMs = options.heartbeatMs;
-    this.maxBufferedBytes = options.maxBufferedBytes;
-    this.lastEventId = lastEventId;
+    this.heartbeatMs = resolved.heartbeatMs;
+    this.maxBufferedBytes = resolved.maxBufferedBytes;
+    this.lastEventId = options?.lastEventId;
 
     if (sink.destroyed) {
       this.reason = 'client';
       return;
     }
     sink.bind(this.onDrain, this.onTransportClose);
-    sink.open(streamHeaders(sink.http2, options.headers));
-    if (options.retryMs !== undefined) this.writeRaw(formatEvent({ retry: options.retryMs }));
+    sink.open(streamHeaders(sink.http2, resolved.headers));
+    if (resolved.retryMs !== undefined) this.writeRaw(formatEvent({ retry: resolved.retryMs }));
     this.sink.flush();
     if (this.heartbeatMs > 0 && this.reason === undefined) joinHeartbeat(this, this.heartbeatMs);
   }
@@ -179,43 +180,34 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     return this.abort.signal;
   }
 
-  markReplayGap(): void {
-    this.gap = true;
-  }
-
-  drained(): Promise<void> {
-    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
-    return this.afterWrite(!this.needDrain);
-  }
-
-  send(event: SseEvent): Promise<void> {
-    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
+  send(event: SseEvent): Promise<boolean> {
     let bytes: Buffer;
     try {
       bytes = formatEvent(event);
     } catch (error) {
-      return quietReject(error as Error);
+      return quietReject(error);
     }
+    if (this.reason !== undefined) return CLOSED;
     return this.afterWrite(this.writeRaw(bytes));
   }
 
-  sendComment(text?: string): Promise<void> {
-    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
+  sendComment(text?: string): Promise<boolean> {
     let bytes: Buffer;
     try {
       bytes = formatComment(text);
     } catch (error) {
-      return quietReject(error as Error);
+      return quietReject(error);
     }
+    if (this.reason !== undefined) return CLOSED;
     return this.afterWrite(this.writeRaw(bytes));
   }
 
-  setRetry(ms: number): Promise<void> {
+  setRetry(ms: number): Promise<boolean> {
     return this.send({ retry: ms });
   }
 
-  async pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<void> {
-    if (this.reason !== undefined) return;
+  async pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<boolean> {
+    if (this.reason !== undefined) return false;
     const iterator: AsyncIterator<PipeItem> | Iterator<PipeItem> =
       Symbol.asyncIterator in source ? source[Symbol.asyncIterator]() : (source as Iterable<PipeItem>)[Symbol.iterator]();
     const closed = this.closedPromise();
@@ -230,12 +222,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
           break;
         }
         const item = result.value;
-        try {
-          await this.send(typeof item === 'string' ? { data: item } : item);
-        } catch (error) {
-          if (error instanceof SseClosedError) break;
-          throw error;
-        }
+        if (!(await this.send(typeof item === 'string' ? { data: item } : item))) break;
       }
     } finally {
       // Stop the source: the client is gone (or sending failed), nobody reads what it makes.
@@ -243,6 +230,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
         void Promise.resolve(iterator.return()).catch(noop);
       }
     }
+    return done;
   }
 
   close(options?: { retryMs?: number }): void {
@@ -289,12 +277,8 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     if (i !== -1) this.listeners.splice(i, 1);
   }
 
-  writeEncoded(bytes: Uint8Array, id?: string, ahead = false): boolean {
+  writeEncoded(bytes: Uint8Array, id?: string): boolean {
     if (this.reason !== undefined) return false;
-    if (ahead) {
-      this.writeRaw(bytes);
-      return this.reason === undefined;
-    }
     const live = this.live;
     if (live) {
       if (live.push(bytes, id, this.maxBufferedBytes)) return true;
@@ -304,6 +288,36 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     this.stamp = defaultCoalescer.beforeWrite(this, this.stamp);
     this.writeRaw(bytes);
     return this.reason === undefined;
+  }
+
+  /**
+   * The replay handoff's view of this connection, for core's `withReplay` only (the key is not
+   * exported). Made on each read: only a replaying connection asks for it.
+   */
+  get [kHandoff](): Handoff {
+    return {
+      queueLive: () => {
+        if (this.reason === undefined && !this.live) this.live = new LiveQueue();
+      },
+      writeAhead: (bytes) => {
+        this.writeRaw(bytes);
+        return this.reason === undefined;
+      },
+      drained: () => (this.reason !== undefined ? CLOSED : this.afterWrite(!this.needDrain)),
+      markGap: () => {
+        this.gap = true;
+      },
+      flushLive: (skipIds) => {
+        const live = this.live;
+        this.live = undefined;
+        if (!live || this.reason !== undefined) return;
+        live.flush((bytes) => {
+          this.writeRaw(bytes);
+          return this.reason === undefined;
+        }, skipIds);
+        if (this.reason === undefined) this.sink.flush();
+      },
+    };
   }
 
   /** Holds writes for the coalescer. */
@@ -320,30 +334,15 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     if (this.reason === undefined) this.sink.flush();
   }
 
-  hold(): void {
-    if (this.reason === undefined && !this.live) this.live = new LiveQueue();
-  }
-
-  release(skipIds?: ReadonlySet<string>): void {
-    const live = this.live;
-    this.live = undefined;
-    if (!live || this.reason !== undefined) return;
-    live.flush((bytes) => {
-      this.writeRaw(bytes);
-      return this.reason === undefined;
-    }, skipIds);
-    if (this.reason === undefined) this.sink.flush();
-  }
-
   /** Called by the shared heartbeat timer. */
   [kHeartbeat](): void {
-    if (this.wrote) {
-      this.wrote = false;
+    if (this.wroteSinceHeartbeat) {
+      this.wroteSinceHeartbeat = false;
       return;
     }
     this.writeRaw(HEARTBEAT);
     if (!this.isCorked) this.sink.flush();
-    this.wrote = false;
+    this.wroteSinceHeartbeat = false;
   }
 
   /** Writes bytes, enforcing the slow-client limit. Returns the transport's backpressure bit. */
@@ -366,25 +365,23 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
       this.unchecked = 0;
     }
     this.bufferBound += size + (overhead ?? 0);
-    this.wrote = true;
+    this.wroteSinceHeartbeat = true;
     const ok = this.sink.write(bytes);
     if (!ok) this.needDrain = true;
     if (!this.isCorked) this.sink.flush();
     return ok;
   }
 
-  private afterWrite(ok: boolean): Promise<void> {
-    if (this.reason !== undefined) return quietReject(new SseClosedError(this.reason));
-    if (ok) return RESOLVED;
+  /** What a write resolves with: at once, or once the transport drains (or closes). */
+  private afterWrite(ok: boolean): Promise<boolean> {
+    if (this.reason !== undefined) return CLOSED;
+    if (ok) return ACCEPTED;
     if (!this.drainWait) {
-      let resolve!: () => void;
-      let reject!: (e: Error) => void;
-      const promise = new Promise<void>((res, rej) => {
+      let resolve!: (accepted: boolean) => void;
+      const promise = new Promise<boolean>((res) => {
         resolve = res;
-        reject = rej;
       });
-      promise.catch(noop);
-      this.drainWait = { promise, resolve, reject };
+      this.drainWait = { promise, resolve };
     }
     return this.drainWait.promise;
   }
@@ -393,7 +390,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     this.needDrain = false;
     const wait = this.drainWait;
     this.drainWait = undefined;
-    wait?.resolve();
+    wait?.resolve(true);
   };
 
   private readonly onTransportClose = (error?: Error): void => {
@@ -414,7 +411,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     if (this.heartbeatMs > 0) leaveHeartbeat(this, this.heartbeatMs);
     const wait = this.drainWait;
     this.drainWait = undefined;
-    wait?.reject(new SseClosedError(reason));
+    wait?.resolve(false);
     this.abort?.abort(new SseClosedError(reason));
     const listeners = this.listeners;
     this.listeners = undefined;

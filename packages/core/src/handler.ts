@@ -5,12 +5,12 @@
  */
 import type { Broadcaster } from './broadcaster.js';
 import type { Connection } from './connection.js';
-import { SseHttpError } from './errors.js';
-import { withReplay } from './handoff.js';
+import { SseHttpError, SseOptionsError } from './errors.js';
+import { handoffOf, withReplay } from './handoff.js';
 import { Hub } from './hub.js';
 import { ConnectionLimits } from './limits.js';
 import { DefaultProvider, readLastEventId, type NodeRequest, type NodeResponse } from './node.js';
-import { resolveSseOptions, type ConnectionOptions, type OpenOptions, type SseOptions } from './options.js';
+import { optionsForConnection, resolveSseOptions, type OpenOptions, type SseOptions } from './options.js';
 import type { Replayer, SyncReplayer } from './replayer.js';
 import { closeServerAndStreams, type ClosableServer } from './shutdown.js';
 import { topicProblem } from './topic.js';
@@ -80,15 +80,15 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       if (closing) throw shuttingDown();
       const release = limits.admit(limits.perAddress ? (context?.ip ?? req.socket?.remoteAddress) : undefined);
       let connection: Connection;
+      let lastEventId: string | undefined;
       try {
         if (authorize) {
           const allowed = await authorize((context?.request ?? req) as Req, topics);
           if (allowed !== true) throw new SseHttpError(403, 'Forbidden');
         }
         if (closing) throw shuttingDown();
-        const lastEventId = openOptions.replay === false ? undefined : readLastEventId(req);
-        const perConnection: ConnectionOptions = { ...connectionOptions, lastEventId };
-        connection = await provider.createConnection(req, res, perConnection);
+        lastEventId = openOptions.replay === false ? undefined : readLastEventId(req);
+        connection = await provider.createConnection(req, res, optionsForConnection(connectionOptions, lastEventId));
       } catch (error) {
         release();
         throw error;
@@ -107,7 +107,10 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
         });
       }
       try {
-        await withReplay(connection, { broadcaster: hub, replayer, topics, replay: openOptions.replay, resetEvent });
+        if (replayer !== undefined && handoffOf(connection) === undefined) {
+          throw new SseOptionsError('provider', provider, 'must return connections built on an SseConnection when there is a replayer (see Provider)');
+        }
+        await withReplay(connection, { hub, replayer, topics, lastEventId, resetEvent });
       } catch (error) {
         // Registration failed after the headers went out: end the stream (the client retries)
         // rather than leave it open and deaf.

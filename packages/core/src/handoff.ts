@@ -5,10 +5,9 @@
 import type { Broadcaster } from './broadcaster.js';
 import type { Connection } from './connection.js';
 import type { SseEvent } from './event.js';
+import { SseOptionsError } from './errors.js';
 import { formatEvent } from './format.js';
 import type { Replayer, ReplayResult } from './replayer.js';
-
-const ignore = (): void => {};
 
 /** The event sent on a replay gap when `resetEvent` is `true`. */
 export const RESET_EVENT: Readonly<SseEvent> = Object.freeze({ event: 'ssekit-reset', data: 'gap' });
@@ -45,10 +44,44 @@ export class LiveQueue {
   }
 }
 
+/**
+ * The key of a connection's handoff. Module-private: no entry point exports it, so only core
+ * reaches the handoff, and an application cannot call it by accident.
+ */
+export const kHandoff: unique symbol = Symbol('ssekit.handoff');
+
+/** What the handoff needs from a connection; {@link SseConnection} has it under {@link kHandoff}. */
+export interface Handoff {
+  /** Queues live broadcasts (`writeEncoded`) instead of writing them. */
+  queueLive(): void;
+  /** Writes a replayed event ahead of the queue; `false` once the connection has closed. */
+  writeAhead(bytes: Uint8Array): boolean;
+  /**
+   * Resolves `true` once the transport has taken what was written below its high-water mark
+   * (at once when it already has), `false` when the connection closes first.
+   */
+  drained(): Promise<boolean>;
+  /** Records that replay found a gap (`connection.replayGap`). */
+  markGap(): void;
+  /**
+   * Writes the queued broadcasts, skipping those whose id is in `skipIds` (the replay sent
+   * them already), and resumes direct writes.
+   */
+  flushLive(skipIds?: ReadonlySet<string>): void;
+}
+
+/**
+ * The handoff of `connection`: an {@link SseConnection}'s own, also when it is reached through a
+ * subclass, a `Proxy` or an object whose prototype is one. `undefined` for any other object.
+ */
+export function handoffOf(connection: Connection): Handoff | undefined {
+  return kHandoff in connection ? (connection as Connection & { readonly [kHandoff]: Handoff })[kHandoff] : undefined;
+}
+
 /** Options of {@link withReplay}. */
 export interface WithReplayOptions {
-  /** Where the connection is registered and subscribed. */
-  broadcaster: Broadcaster;
+  /** Where the connection is registered and subscribed (an adapter's `hub`). */
+  hub: Broadcaster;
   /** Where missed events come from; without one, nothing is replayed. */
   replayer?: Replayer | undefined;
   /** Topics to subscribe the connection to (and to filter replay by). */
@@ -69,38 +102,46 @@ export interface WithReplayOptions {
  * Registers a connection, subscribes it to its topics and replays what it missed, with no gap
  * and no duplicate between replayed and live events:
  *
- * 1. live broadcasts for the connection are queued (`hold`), then it is registered and
- *    subscribed, so nothing broadcast from now on can be missed;
- * 2. the replayer sends every retained event after `lastEventId`;
+ * 1. live broadcasts for the connection are queued, then it is registered and subscribed, so
+ *    nothing broadcast from now on can be missed;
+ * 2. the replayer sends every retained event after `lastEventId`, ahead of the queue, waiting
+ *    for the transport to drain between events;
  * 3. the queue is flushed, skipping events the replay already sent.
  *
  * On a gap (unknown, evicted or expired id) nothing is replayed, `connection.replayGap` becomes
  * true and, with `resetEvent`, a reset event is sent. A replayer that fails counts as a gap:
  * the stream stays healthy and the app learns that state must be refreshed.
+ *
+ * @throws {SseOptionsError} (as a rejection) when there is something to replay and
+ *   `connection` is not built on an {@link SseConnection} (see {@link Provider}).
  */
 export async function withReplay(connection: Connection, options: WithReplayOptions): Promise<ReplayResult> {
-  const { broadcaster, replayer, topics = [] } = options;
+  const { hub, replayer, topics = [] } = options;
   const afterId = options.lastEventId ?? connection.lastEventId;
   const replaying = replayer !== undefined && afterId !== undefined && options.replay !== false;
-  if (replaying) connection.hold();
+  const handoff = replaying ? handoffOf(connection) : undefined;
+  if (replaying && handoff === undefined) {
+    throw new SseOptionsError('connection', connection, 'cannot take a replay: it is not an SseConnection, nor built on one');
+  }
+  handoff?.queueLive();
   try {
-    await broadcaster.register(connection);
-    for (const topic of topics) await broadcaster.subscribe(connection, topic);
-    if (!replaying) return { count: 0, gap: false };
+    await hub.register(connection);
+    for (const topic of topics) await hub.subscribe(connection, topic);
+    if (!handoff) return { count: 0, gap: false };
 
     const sent = new Set<string>();
     let result: ReplayResult;
     try {
-      result = await replayer.replay(
-        afterId,
+      result = await replayer!.replay(
+        afterId!,
         (event, encoded) => {
           sent.add(event.id);
           // Written ahead of the queue, which holds only what arrived after registration.
-          if (!connection.writeEncoded(encoded ?? formatEvent(event), event.id, true)) return undefined;
+          if (!handoff.writeAhead(encoded)) return undefined;
           // Wait for the socket to drain: a client resuming after a long absence may have missed
           // more than `maxBufferedBytes`, and writing it all at once would close it as `slow`
           // again, at every reconnect, so it would never catch up.
-          return connection.drained?.().catch(ignore);
+          return handoff.drained();
         },
         { topics },
       );
@@ -108,14 +149,14 @@ export async function withReplay(connection: Connection, options: WithReplayOpti
       result = { count: 0, gap: true };
     }
     if (result.gap) {
-      connection.markReplayGap();
+      handoff.markGap();
       const reset = options.resetEvent === true ? RESET_EVENT : options.resetEvent || undefined;
-      if (reset) connection.writeEncoded(formatEvent(reset), reset.id, true);
+      if (reset) handoff.writeAhead(formatEvent(reset));
     }
-    connection.release(sent);
+    handoff.flushLive(sent);
     return result;
   } catch (error) {
-    connection.release();
+    handoff?.flushLive();
     throw error;
   }
 }

@@ -8,7 +8,7 @@ import { SseConnection, type Connection } from './connection.js';
 import { SseClosedError } from './errors.js';
 import type { SseHeaders } from './headers.js';
 import { lastEventIdFrom } from './last-event-id.js';
-import { resolveConnectionOptions, type ConnectionOptions } from './options.js';
+import type { ConnectionOptions } from './options.js';
 import type { Provider } from './provider.js';
 import type { SseSink } from './sink.js';
 
@@ -56,14 +56,15 @@ export function isClientDisconnected(target: NodeRequest | unknown): boolean {
 
 /**
  * Opens an event stream on a Node.js HTTP/1 or HTTP/2 (compatibility API) response: writes the
- * headers at once, turns off the socket timeout and Nagle, and starts the heartbeat.
+ * headers at once, turns off the socket timeout and Nagle, and starts the heartbeat. The resume
+ * id is read from the request unless `options` has the `lastEventId` key.
  *
  * @throws {SseOptionsError} for invalid options.
  */
-export function createConnection(req: NodeRequest, res: NodeResponse, options?: ConnectionOptions): SseConnection {
-  const resolved = resolveConnectionOptions(options);
-  const lastEventId = options?.lastEventId ?? readLastEventId(req);
-  return new SseConnection(nodeSink(req, res), resolved, lastEventId);
+export function createConnection(req: NodeRequest, res: NodeResponse, options: ConnectionOptions = {}): SseConnection {
+  // The request is read only when the caller did not say which id to resume from.
+  const given = typeof options !== 'object' || options === null || 'lastEventId' in options ? options : { ...options, lastEventId: readLastEventId(req) };
+  return new SseConnection(nodeSink(req, res), given);
 }
 
 /** The provider the adapters use by default: an {@link SseConnection} on the Node response. */

@@ -154,8 +154,16 @@ export interface ResolvedConnectionOptions {
   readonly headers: SseHeaders | undefined;
 }
 
-/** Validates the connection part of `options`; throws {@link SseOptionsError}. */
+/** Options objects made by {@link optionsForConnection}, with what they resolve to. */
+const prepared = new WeakMap<ConnectionOptions, ResolvedConnectionOptions>();
+
+/**
+ * Validates the connection part of `options`; throws {@link SseOptionsError}. Options made by
+ * {@link optionsForConnection} are not validated again.
+ */
 export function resolveConnectionOptions(options: ConnectionOptions = {}): ResolvedConnectionOptions {
+  const known = prepared.get(options);
+  if (known !== undefined) return known;
   if (typeof options !== 'object' || options === null) {
     throw new SseOptionsError('options', options, 'must be an object');
   }
@@ -169,6 +177,23 @@ export function resolveConnectionOptions(options: ConnectionOptions = {}): Resol
     maxBufferedBytes: positiveInt('maxBufferedBytes', options.maxBufferedBytes) ?? DEFAULT_MAX_BUFFERED_BYTES,
     headers,
   };
+}
+
+/**
+ * The options a provider receives for one stream: the handler's resolved ones plus the
+ * request's resume id (the key is always there, so the request is not read a second time).
+ * The object is remembered as validated; a copy that changes it is validated again.
+ */
+export function optionsForConnection(resolved: ResolvedConnectionOptions, lastEventId: string | undefined): ConnectionOptions {
+  const options: ConnectionOptions = {
+    heartbeatMs: resolved.heartbeatMs,
+    maxBufferedBytes: resolved.maxBufferedBytes,
+    lastEventId,
+  };
+  if (resolved.retryMs !== undefined) options.retryMs = resolved.retryMs;
+  if (resolved.headers !== undefined) options.headers = resolved.headers;
+  prepared.set(options, resolved);
+  return options;
 }
 
 /** {@link SseOptions}, validated, with their defaults applied. */

@@ -6,8 +6,9 @@ import { SseOptionsError } from './errors.js';
 import { formatEvent } from './format.js';
 
 /**
- * Receives one replayed event. `encoded` is the event's wire form when the replayer has it, so
- * a reconnect storm does not re-encode the same event once per client.
+ * Receives one replayed event with its wire form (`formatEvent(event)`, which a replayer may
+ * keep so that a reconnect storm does not encode the same event once per client). A returned
+ * promise is awaited before the next event is sent.
  */
 export type ReplaySend = (event: StoredEvent, encoded: Uint8Array) => MaybePromise<unknown>;
 

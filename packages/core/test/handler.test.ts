@@ -3,11 +3,14 @@ import {
   DefaultProvider,
   Hub,
   MemoryReplayer,
+  SseConnection,
   SseHttpError,
   SseOptionsError,
   createSseHandler,
   isClientDisconnected,
+  nodeSink,
   type Connection,
+  type ConnectionOptions,
   type Provider,
   type SseOptions,
 } from '@ssekit/core';
@@ -298,5 +301,98 @@ describe('over HTTP/2', () => {
     expect(second.headers['retry-after']).toBe('5');
     client.destroy();
     await waitFor(() => handler.connectionCount() === 0, 1000, 'the stream to close');
+  });
+});
+
+describe('Last-Event-ID', () => {
+  it('is read once, into the options the provider gets; replay: false reads nothing', async () => {
+    const seen: ConnectionOptions[] = [];
+    const provider: Provider = {
+      createConnection(req, res, options) {
+        seen.push(options);
+        return new DefaultProvider().createConnection(req, res, options);
+      },
+    };
+    const replayer = new MemoryReplayer(10, 0, { prefix: 'r' });
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, provider, replayer }, (url) => ({
+      replay: url.searchParams.get('replay') !== 'no',
+    }));
+    handler.hub.broadcast({ data: 'missed' });
+
+    const resumed = await connect(server.url, { 'Last-Event-ID': 'r-0' });
+    const conn = await opened.next();
+    expect(conn.lastEventId).toBe('r-0');
+    expect((await resumed.nextEvent()).data).toBe('missed');
+
+    const fresh = await connect(`${server.url}/?replay=no&lastEventId=r-0`, { 'Last-Event-ID': 'r-0' });
+    const ignoring = await opened.next();
+    // Neither the header nor the query parameter: the stream asked not to resume.
+    expect(ignoring.lastEventId).toBeUndefined();
+    expect(ignoring.replayGap).toBe(false);
+    expect(seen.map((o) => Object.hasOwn(o, 'lastEventId') && o.lastEventId)).toEqual(['r-0', undefined]);
+    handler.hub.broadcast({ data: 'live' });
+    expect((await fresh.nextEvent()).data).toBe('live');
+  });
+});
+
+describe('custom connections', () => {
+  it('a provider may return a subclass of SseConnection, or a Proxy of one, and replay still hands off', async () => {
+    class Tagged extends SseConnection {
+      readonly tag = 'tagged';
+    }
+    let useProxy = false;
+    const provider: Provider = {
+      createConnection(req, res, options) {
+        const conn = new Tagged(nodeSink(req, res), options);
+        return useProxy ? new Proxy(conn, {}) : conn;
+      },
+    };
+    const replayer = new MemoryReplayer(10, 0, { prefix: 'w' });
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, provider, replayer });
+    handler.hub.broadcast({ data: 'one' });
+    for (const proxy of [false, true]) {
+      useProxy = proxy;
+      const client = await connect(server.url, { 'Last-Event-ID': 'w-0' });
+      const conn = await opened.next();
+      expect((conn as Tagged).tag).toBe('tagged');
+      expect(await client.nextEvent()).toEqual({ id: 'w-1', event: undefined, data: 'one' });
+      expect(conn.replayGap).toBe(false);
+    }
+  });
+
+  it('with a replayer, a connection not built on an SseConnection is refused with SseOptionsError and closed', async () => {
+    let made: Connection | undefined;
+    const provider: Provider = {
+      createConnection(req, res, options) {
+        const inner = new DefaultProvider().createConnection(req, res, options);
+        // Delegates every member, but is not an SseConnection: core cannot reach its handoff.
+        made = {
+          get closed() { return inner.closed; },
+          get closeReason() { return inner.closeReason; },
+          get signal() { return inner.signal; },
+          get lastEventId() { return inner.lastEventId; },
+          get replayGap() { return inner.replayGap; },
+          get bufferedBytes() { return inner.bufferedBytes; },
+          send: (e) => inner.send(e),
+          sendComment: (t) => inner.sendComment(t),
+          setRetry: (ms) => inner.setRetry(ms),
+          pipe: (s) => inner.pipe(s),
+          close: (o) => inner.close(o),
+          closedPromise: () => inner.closedPromise(),
+          onClose: (l) => inner.onClose(l),
+          offClose: (l) => inner.offClose(l),
+          writeEncoded: (b, id) => inner.writeEncoded(b, id),
+        } satisfies Connection;
+        return made;
+      },
+    };
+    const { handler, refused, server } = await handlerServer({ heartbeatMs: 0, provider, replayer: new MemoryReplayer(10) });
+    await connect(server.url);
+    const error = await refused.next();
+    expect(error).toBeInstanceOf(SseOptionsError);
+    expect((error as SseOptionsError).option).toBe('provider');
+    expect(made?.closeReason).toBe('server');
+    expect(handler.connectionCount()).toBe(0);
+    expect(handler.hub.connectionCount()).toBe(0);
   });
 });

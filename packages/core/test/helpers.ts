@@ -5,7 +5,7 @@
  */
 import type { OutgoingHttpHeaders } from 'node:http';
 import type { OutgoingHttpHeaders as Http2Headers } from 'node:http2';
-import type { CloseListener, CloseReason, Connection, PipeItem, SseEvent } from '@ssekit/core';
+import type { CloseListener, CloseReason, Connection, PipeItem, SseEvent, SseSink } from '@ssekit/core';
 import { SseClosedError } from '@ssekit/core';
 import * as kit from '@ssekit/testkit';
 import type { EventSourceMessage, SseClient } from '@ssekit/testkit';
@@ -77,6 +77,26 @@ export async function connectH2(url: string, path = '/', headers: Http2Headers =
   return view(await kit.connectH2(url, path, headers));
 }
 
+/** A sink without a transport: records what a connection writes, as text, in `wire`. */
+export function recordingSink(wire: string[]): SseSink {
+  return {
+    http2: false,
+    destroyed: false,
+    open: () => undefined,
+    write: (chunk) => {
+      wire.push(Buffer.from(chunk).toString('utf8'));
+      return true;
+    },
+    bufferedBytes: () => 0,
+    flush: () => undefined,
+    cork: () => undefined,
+    uncork: () => undefined,
+    end: () => undefined,
+    destroy: () => undefined,
+    bind: () => undefined,
+  };
+}
+
 /**
  * A connection without a transport: records the bytes a broadcaster hands it. `failWith` makes
  * its writes throw; `closeOnWrite` makes it close as `slow` on the next write.
@@ -90,7 +110,6 @@ export class FakeConnection implements Connection {
   private reason: CloseReason | undefined;
   private listeners: CloseListener[] = [];
   private readonly controller = new AbortController();
-  private gap = false;
 
   get closed(): boolean {
     return this.reason !== undefined;
@@ -101,23 +120,21 @@ export class FakeConnection implements Connection {
   get signal(): AbortSignal {
     return this.controller.signal;
   }
-  get replayGap(): boolean {
-    return this.gap;
-  }
+  readonly replayGap = false;
   /** Everything written, as text. */
   get text(): string {
     return this.writes.map((w) => Buffer.from(w.bytes).toString('utf8')).join('');
   }
-  send(_event: SseEvent): Promise<void> {
+  send(_event: SseEvent): Promise<boolean> {
     return Promise.reject(new Error('not used'));
   }
-  sendComment(): Promise<void> {
+  sendComment(): Promise<boolean> {
     return Promise.reject(new Error('not used'));
   }
-  setRetry(): Promise<void> {
+  setRetry(): Promise<boolean> {
     return Promise.reject(new Error('not used'));
   }
-  pipe(_source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<void> {
+  pipe(_source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<boolean> {
     return Promise.reject(new Error('not used'));
   }
   writeEncoded(bytes: Uint8Array, id?: string): boolean {
@@ -129,11 +146,6 @@ export class FakeConnection implements Connection {
     }
     this.writes.push({ bytes, id });
     return true;
-  }
-  hold(): void {}
-  release(): void {}
-  markReplayGap(): void {
-    this.gap = true;
   }
   close(): void {
     this.end('server');

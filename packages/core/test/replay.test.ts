@@ -2,6 +2,7 @@ import {
   Hub,
   MemoryReplayer,
   RESET_EVENT,
+  SseConnection,
   SseOptionsError,
   createSseHandler,
   withReplay,
@@ -15,7 +16,7 @@ import {
   type StoredEvent,
 } from '@ssekit/core';
 import { EventSource } from 'eventsource';
-import { FakeConnection, Inbox, closeAll, connect, handlerServer, parseWire, track, waitFor, type SseRecorder } from './helpers';
+import { Inbox, closeAll, connect, handlerServer, parseWire, recordingSink, track, waitFor, type SseRecorder } from './helpers';
 
 afterEach(closeAll);
 
@@ -136,16 +137,17 @@ describe('MemoryReplayer', () => {
 describe('withReplay', () => {
   it('a failing replayer counts as a gap and the connection stays registered', async () => {
     const hub = new Hub();
-    const conn = new FakeConnection();
+    const wire: string[] = [];
+    const conn = new SseConnection(recordingSink(wire), { heartbeatMs: 0 });
     const result = await withReplay(conn, {
-      broadcaster: hub,
+      hub,
       replayer: { store: () => ({ id: '1' }), replay: () => Promise.reject(new Error('down')) },
       lastEventId: 'x',
       resetEvent: { event: 'refresh', data: 'now' },
     });
     expect(result).toEqual({ count: 0, gap: true });
     expect(conn.replayGap).toBe(true);
-    expect(parseWire(conn.text).events).toEqual([{ id: undefined, event: 'refresh', data: 'now' }]);
+    expect(parseWire(wire.join('')).events).toEqual([{ id: undefined, event: 'refresh', data: 'now' }]);
     expect(hub.connectionCount()).toBe(1);
   });
 });

@@ -115,22 +115,23 @@ describe('slow clients', () => {
     expect((await opened.next()).replayGap).toBe(lastId === undefined);
   }, 20_000);
 
-  it('send() on a connection past its limit rejects with reason slow', async () => {
+  it('send() on a connection past its limit resolves false, closed as slow', async () => {
     const conns = new Inbox<SseConnection>();
     const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 0, maxBufferedBytes: 32 * 1024 })));
     await stalledClient(server.port);
     const conn = await conns.next();
     const data = 'y'.repeat(8 * 1024);
-    let error: unknown;
-    for (let i = 0; i < 10_000 && error === undefined; i++) {
+    const results: Promise<boolean>[] = [];
+    for (let i = 0; i < 10_000 && !conn.closed; i++) {
       // Not awaited: a caller that ignores backpressure is exactly what the limit is for.
-      conn.send({ data }).catch((e: unknown) => (error = e));
+      results.push(conn.send({ data }));
       expect(conn.bufferedBytes).toBeLessThanOrEqual(32 * 1024 + data.length + 64);
       await new Promise((resolve) => setImmediate(resolve));
     }
-    expect(error).toBeInstanceOf(SseClosedError);
-    expect((error as SseClosedError).reason).toBe('slow');
     expect(conn.closeReason).toBe('slow');
+    // The write that passed the limit, and every one still waiting for drain, resolve false.
+    expect(await results[results.length - 1]).toBe(false);
+    expect(await conn.send({ data })).toBe(false);
   }, 20_000);
 });
 
