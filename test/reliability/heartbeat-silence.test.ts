@@ -26,6 +26,7 @@ function recordingSink(writes: number[]): SseSink {
     uncork: () => undefined,
     end: () => undefined,
     destroy: () => undefined,
+    finished: () => Promise.resolve(),
     bind: () => undefined,
   };
 }

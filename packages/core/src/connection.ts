@@ -14,6 +14,14 @@ import type { SseSink } from './sink.js';
 /** Called once when a connection closes, with the reason and the connection. */
 export type CloseListener = (reason: CloseReason, connection: Connection) => void;
 
+/** Options of {@link Connection.close}. */
+export interface CloseOptions {
+  /** A last `retry:` hint (milliseconds) written before the end. Default: none. */
+  retryMs?: number;
+  /** Longest wait, in milliseconds, for the last bytes to leave before the client is dropped. Default: no limit. */
+  graceMs?: number;
+}
+
 /** An item {@link Connection.pipe} accepts: an event, or a string sent as a `message`'s data. */
 export type PipeItem = SseEvent | string;
 
@@ -66,10 +74,13 @@ export interface Connection {
    */
   pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<boolean>;
   /**
-   * Ends the stream (idempotent). `retryMs` sends a last `retry:` hint first, for example to
-   * spread reconnects after a deploy.
+   * Ends the stream (idempotent; `closed` is true at once). `retryMs` sends a last `retry:`
+   * hint first, for example to spread reconnects after a deploy. Resolves once the last bytes
+   * have been handed to the network, or the client is gone; with `graceMs`, a client that has
+   * not taken them by then (it stopped reading) is dropped. Never rejects, so it need not be
+   * awaited.
    */
-  close(options?: { retryMs?: number }): void;
+  close(options?: CloseOptions): Promise<void>;
   /** Resolves with the close reason once the connection has closed. */
   closedPromise(): Promise<CloseReason>;
   /** Calls `listener` once on close (at once if already closed). */
@@ -233,19 +244,22 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     return done;
   }
 
-  close(options?: { retryMs?: number }): void {
-    if (this.reason !== undefined) return;
-    if (options?.retryMs !== undefined) {
-      try {
-        this.writeRaw(formatEvent({ retry: options.retryMs }));
-      } catch {
-        // An invalid hint must not keep the connection open.
+  close(options?: CloseOptions): Promise<void> {
+    if (this.reason === undefined) {
+      if (options?.retryMs !== undefined) {
+        try {
+          this.writeRaw(formatEvent({ retry: options.retryMs }));
+        } catch {
+          // An invalid hint must not keep the connection open.
+        }
+      }
+      if (this.reason === undefined) {
+        this.finish('server');
+        if (this.isCorked) this[kUncork]();
+        this.sink.end();
       }
     }
-    if (this.reason !== undefined) return;
-    this.finish('server');
-    if (this.isCorked) this[kUncork]();
-    this.sink.end();
+    return this.sink.finished(options?.graceMs);
   }
 
   closedPromise(): Promise<CloseReason> {

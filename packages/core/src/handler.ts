@@ -59,8 +59,6 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerIp, retryAfter);
 
   const open = new Set<Connection>();
-  /** Each stream's response, so that `close()` can wait for its last bytes to leave. */
-  const responses = new WeakMap<Connection, NodeResponse>();
   let closing = false;
 
   const shuttingDown = (): SseHttpError => new SseHttpError(503, 'Server is shutting down', { 'Retry-After': retryAfter });
@@ -95,12 +93,11 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       }
       // close() may have run while an async provider was opening the stream: the headers are
       // out, so end it like the others rather than leave it open after shutdown.
-      if (closing) connection.close({ retryMs: shutdownRetryMs });
+      if (closing) void connection.close({ retryMs: shutdownRetryMs, graceMs: shutdownGraceMs });
       if (connection.closed) {
         release();
       } else {
         open.add(connection);
-        responses.set(connection, res);
         connection.onClose(() => {
           open.delete(connection);
           release();
@@ -114,7 +111,7 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       } catch (error) {
         // Registration failed after the headers went out: end the stream (the client retries)
         // rather than leave it open and deaf.
-        connection.close();
+        void connection.close();
         throw error;
       }
       return connection;
@@ -127,31 +124,10 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
 
   async function closeStreams(): Promise<void> {
     closing = true;
-    const all = [...open];
-    for (const connection of all) connection.close({ retryMs: shutdownRetryMs });
-    await Promise.all(all.map((c) => c.closedPromise()));
     // Ended is not yet sent: a client that is behind still has bytes queued, the hint last.
-    // Let them leave before the caller closes the server's sockets (closeIdleConnections
-    // would cut them off); drop the clients that do not read within the grace period.
-    await Promise.all(all.map((c) => whenSent(responses.get(c), shutdownGraceMs)));
+    // Each close resolves once they have left, so the caller can close the server's sockets
+    // (closeIdleConnections would cut them off); clients that do not read within the grace
+    // period are dropped.
+    await Promise.all([...open].map((c) => c.close({ retryMs: shutdownRetryMs, graceMs: shutdownGraceMs })));
   }
-}
-
-/** Resolves once `res` has handed its last byte to the network or closed; destroys it after `ms`. */
-function whenSent(res: NodeResponse | undefined, ms: number): Promise<void> {
-  if (res === undefined || res.destroyed || ('writableFinished' in res && res.writableFinished)) return Promise.resolve();
-  return new Promise((resolve) => {
-    const done = (): void => {
-      clearTimeout(timer);
-      res.off('finish', done);
-      res.off('close', done);
-      resolve();
-    };
-    const timer = setTimeout(() => {
-      res.destroy();
-      done();
-    }, ms);
-    res.on('finish', done);
-    res.on('close', done);
-  });
 }

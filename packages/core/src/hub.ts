@@ -2,7 +2,7 @@
  * The in-memory broadcaster.
  */
 import type { Broadcaster } from './broadcaster.js';
-import type { CloseListener, Connection } from './connection.js';
+import type { CloseListener, CloseOptions, Connection } from './connection.js';
 import { isPromiseLike, type SseEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
 import { formatEventText, formatIdLine } from './format.js';
@@ -153,7 +153,7 @@ export class Hub implements Broadcaster {
     } catch {
       this.unregister(connection);
       try {
-        connection.close();
+        void connection.close();
       } catch {
         // Already broken; it is out of the hub, which is what matters here.
       }
@@ -201,8 +201,8 @@ export class Hub implements Broadcaster {
   }
 
   /** Closes every registered connection (for example on server shutdown). */
-  close(options?: { retryMs?: number }): void {
-    for (const connection of [...this.connections.keys()]) connection.close(options);
+  close(options?: CloseOptions): void {
+    for (const connection of [...this.connections.keys()]) void connection.close(options);
   }
 }
 

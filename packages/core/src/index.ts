@@ -19,7 +19,7 @@ export { MAX_TOPIC_LENGTH, topicProblem, assertTopic } from './topic.js';
 export type { SseSink } from './sink.js';
 export { SSE_HEADERS, streamHeaders, type SseHeaders } from './headers.js';
 export { SseWriter } from './writer.js';
-export { SseConnection, type Connection, type CloseListener, type PipeItem } from './connection.js';
+export { SseConnection, type Connection, type CloseListener, type CloseOptions, type PipeItem } from './connection.js';
 export {
   resolveConnectionOptions,
   DEFAULT_HEARTBEAT_MS,

@@ -81,6 +81,8 @@ export function nodeSink(req: NodeRequest, res: NodeResponse): SseSink {
 
 type Flushable = { flush?: () => void };
 
+const FINISHED: Promise<void> = Promise.resolve();
+
 
 /**
  * {@link nodeSink}'s implementation. A class rather than an object of closures: one of these
@@ -187,6 +189,28 @@ class NodeSink implements SseSink {
   destroy(): void {
     if (this.h2) this.h2.stream.destroy();
     else this.h1!.destroy();
+  }
+
+  finished(graceMs?: number): Promise<void> {
+    const res = this.res;
+    if (res.destroyed || res.writableFinished) return FINISHED;
+    return new Promise((resolve) => {
+      let timer: NodeJS.Timeout | undefined;
+      const done = (): void => {
+        if (timer !== undefined) clearTimeout(timer);
+        res.off('finish', done);
+        res.off('close', done);
+        resolve();
+      };
+      if (graceMs !== undefined) {
+        timer = setTimeout(() => {
+          this.destroy();
+          done();
+        }, graceMs);
+      }
+      res.on('finish', done);
+      res.on('close', done);
+    });
   }
 
   bind(onDrain: () => void, onClose: (error?: Error) => void): void {

@@ -37,6 +37,12 @@ export interface SseSink {
   /** Drops the transport at once, releasing its buffers. */
   destroy(): void;
   /**
+   * Resolves once everything written has been handed to the network after {@link SseSink.end},
+   * or the transport is gone. With `graceMs`, a transport that has not got there by then (a
+   * client that stopped reading) is destroyed, and the promise resolves. Never rejects.
+   */
+  finished(graceMs?: number): Promise<void>;
+  /**
    * Subscribes the connection's callbacks. Called once. `onClose` fires exactly once when the
    * transport goes away for any reason (including after {@link SseSink.end}), with an error only
    * when the transport failed: a peer that left (a reset, a broken pipe) is a normal close and

@@ -18,6 +18,7 @@ function recordingSink(): SseSink & { log: string[] } {
     uncork: () => log.push('uncork'),
     end: () => log.push('end'),
     destroy: () => log.push('destroy'),
+    finished: () => Promise.resolve(),
     bind: () => {},
   };
 }

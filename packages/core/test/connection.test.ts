@@ -514,8 +514,23 @@ describe('backpressure and heartbeats', () => {
       if (state === 'waiting') pending = sent;
     }
     expect(pending).toBeDefined();
-    conn.close();
+    const closing = conn.close({ graceMs: 50 });
     expect(await pending).toBe(false);
+    // The client never reads, so its bytes cannot all leave: close() resolves because the
+    // grace period ran out and the client was dropped.
+    await withTimeout(closing, 2000, 'close() to resolve after its grace period');
+    await withTimeout(conn.close(), 100, 'a second close() of a finished stream');
+  });
+
+  it('close() resolves once the last bytes have reached a client that reads', async () => {
+    const conns = new Inbox<SseConnection>();
+    const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 0 })));
+    const client = await connect(server.url);
+    const conn = await conns.next();
+    await conn.send({ data: 'last words' });
+    await withTimeout(conn.close({ retryMs: 10 }), 1000, 'close() to resolve');
+    await withTimeout(client.ended, 1000, 'the end of the stream');
+    expect(client.text).toBe('data: last words\n\nretry: 10\n\n');
   });
 
   it('skips the heartbeat of a connection that sent something during the period', async () => {

@@ -93,6 +93,7 @@ export function recordingSink(wire: string[]): SseSink {
     uncork: () => undefined,
     end: () => undefined,
     destroy: () => undefined,
+    finished: () => Promise.resolve(),
     bind: () => undefined,
   };
 }
@@ -147,8 +148,9 @@ export class FakeConnection implements Connection {
     this.writes.push({ bytes, id });
     return true;
   }
-  close(): void {
+  close(): Promise<void> {
     this.end('server');
+    return Promise.resolve();
   }
   /** Closes with any reason, as a transport would. */
   end(reason: CloseReason): void {
