@@ -54,5 +54,5 @@ export {
   type MemoryReplayerOptions,
 } from './replayer.js';
 export { withReplay, RESET_EVENT, type WithReplayOptions } from './handoff.js';
-export { createSseHandler, type SseHandler, type OpenContext } from './handler.js';
+export { createSseHandler, type SseHandler, type OpenContext, type StreamRequest, type OpenConnection } from './handler.js';
 export { closeServerAndStreams, type ClosableServer, type ClosableStreams } from './shutdown.js';

@@ -14,7 +14,7 @@ import {
   type Provider,
   type SseOptions,
 } from '@ssekit/core';
-import { Inbox, closeAll, connect, connectH2, deferred, handlerServer, request, startH2Server, track, waitFor, withTimeout } from './helpers';
+import { Inbox, closeAll, connect, connectH2, deferred, handlerServer, recordingSink, request, startH2Server, track, waitFor, withTimeout } from './helpers';
 
 afterEach(closeAll);
 
@@ -394,5 +394,62 @@ describe('custom connections', () => {
     expect(made?.closeReason).toBe('server');
     expect(handler.connectionCount()).toBe(0);
     expect(handler.hub.connectionCount()).toBe(0);
+  });
+});
+
+describe('openStream: the same handler over a transport of its own', () => {
+  /** A request as a non-Node transport describes it (here: a Fetch-style header lookup). */
+  function streamRequest(headers: Record<string, string>, url: string, ip?: string) {
+    return { request: { headers }, header: (name: string) => headers[name], url, ip };
+  }
+
+  it('applies limits, authorize, Last-Event-ID, the replay handoff, the reset event and shutdown', async () => {
+    const replayer = new MemoryReplayer(10, 0, { prefix: 't' });
+    const seen: unknown[] = [];
+    const handler = createSseHandler<{ headers: Record<string, string> }>({
+      heartbeatMs: 0,
+      replayer,
+      resetEvent: true,
+      maxConnectionsPerIp: 1,
+      shutdownRetryMs: 42,
+      authorize: (request, topics) => {
+        seen.push([request.headers['authorization'], topics]);
+        return request.headers['authorization'] === 'ok';
+      },
+    });
+    track(() => handler.close());
+    handler.hub.broadcastTo('news', { data: 'one' });
+    handler.hub.broadcastTo('news', { data: 'two' });
+
+    const wires: string[][] = [];
+    const connect = (options: ConnectionOptions) => {
+      const wire: string[] = [];
+      wires.push(wire);
+      return new SseConnection(recordingSink(wire), options);
+    };
+
+    await expect(handler.openStream(streamRequest({ authorization: 'no' }, '/e', 'a'), { topics: ['news'] }, connect)).rejects.toMatchObject({ status: 403 });
+    await expect(handler.openStream(streamRequest({}, '/e'), { topics: [''] }, connect)).rejects.toMatchObject({ status: 400 });
+    expect(wires).toHaveLength(0);
+
+    // The resume id comes from the transport's header lookup.
+    const conn = await handler.openStream(streamRequest({ authorization: 'ok', 'last-event-id': 't-1' }, '/e', 'a'), { topics: ['news'] }, connect);
+    expect(conn.lastEventId).toBe('t-1');
+    expect(seen).toContainEqual(['ok', ['news']]);
+    expect(wires[0]!.join('')).toBe('id: t-2\ndata: two\n\n');
+    await expect(handler.openStream(streamRequest({ authorization: 'ok' }, '/e', 'a'), {}, connect)).rejects.toMatchObject({ status: 429 });
+
+    // The query parameter serves clients that cannot set the header; an unknown id is a gap.
+    const gap = await handler.openStream(streamRequest({ authorization: 'ok' }, '/e?lastEventId=elsewhere-9', 'b'), {}, connect);
+    expect(gap.replayGap).toBe(true);
+    expect(wires[1]!.join('')).toBe('event: ssekit-reset\ndata: gap\n\n');
+
+    handler.hub.broadcastTo('news', { data: 'live' });
+    expect(wires[0]!.join('')).toBe('id: t-2\ndata: two\n\nid: t-3\ndata: live\n\n');
+    expect(handler.connectionCount()).toBe(2);
+    await handler.close();
+    expect([conn.closeReason, gap.closeReason]).toEqual(['server', 'server']);
+    expect(wires[0]!.at(-1)).toBe('retry: 42\n\n');
+    expect(handler.connectionCount()).toBe(0);
   });
 });
