@@ -44,6 +44,7 @@ function track(connection) {
 }
 
 const core = await importWorkspace('@ssekit/core');
+const coreIntegration = await importWorkspace('@ssekit/core/integration');
 
 let redisClient;
 let replayer;
@@ -158,7 +159,7 @@ async function stats(message) {
     handlerConnections: app.connectionCount(),
     topics: topicNames ? topicNames.length : undefined,
     topicCounts: message.topics ? await Promise.all(message.topics.map((t) => app.hub.topicCount(t))) : undefined,
-    heartbeat: core.heartbeatStats(),
+    heartbeat: coreIntegration.heartbeatStats(),
     rss: mem.rss,
     heapUsed: mem.heapUsed,
     external: mem.external,

@@ -8,16 +8,20 @@ import { existsSync, readFileSync } from 'node:fs';
 import { resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
-const PACKAGES = {
-  core: ['formatEvent', 'formatComment', 'SseFormatError', 'SseClosedError', 'SseWriter', 'SseConnection', 'createConnection', 'DefaultProvider', 'Hub', 'MemoryReplayer', 'withReplay', 'isClientDisconnected'],
-  express: ['expressSse', 'default'],
-  fastify: ['fastifySse', 'default'],
-  koa: ['koaSse', 'default'],
-  redis: ['RedisBroadcaster', 'RedisReplayer'],
-} as const;
 
-interface ExportsMap {
-  '.': { import: { types: string; default: string }; require: { types: string; default: string } };
+/** Each entry point with names it must export (the API report pins the full list). */
+const ENTRIES: readonly (readonly [pkg: string, entry: string, names: readonly string[]])[] = [
+  ['core', '.', ['formatEvent', 'formatComment', 'SseFormatError', 'SseClosedError', 'SseWriter', 'SseConnection', 'createConnection', 'DefaultProvider', 'Hub', 'MemoryReplayer', 'withReplay', 'isClientDisconnected']],
+  ['core', './integration', ['nodeSink', 'streamHeaders', 'formatEventBody', 'withIdLine', 'Registry', 'heartbeatStats', 'nonNegativeInt', 'positiveInt']],
+  ['express', '.', ['expressSse', 'default']],
+  ['fastify', '.', ['fastifySse', 'default']],
+  ['koa', '.', ['koaSse', 'default']],
+  ['redis', '.', ['RedisBroadcaster', 'RedisReplayer']],
+];
+
+interface Conditions {
+  import: { types: string; default: string };
+  require: { types: string; default: string };
 }
 
 /** Runs a snippet with plain Node from inside the package's folder, as a dependent would. */
@@ -25,13 +29,14 @@ function run(cwd: string, args: string[]): string {
   return execFileSync(process.execPath, args, { cwd, encoding: 'utf8' }).trim();
 }
 
-describe.each(Object.entries(PACKAGES))('@ssekit/%s build', (name, names) => {
+describe.each(ENTRIES)('@ssekit/%s, entry %s', (name, entry, names) => {
   const dir = resolve(ROOT, 'packages', name);
-  const pkg = JSON.parse(readFileSync(resolve(dir, 'package.json'), 'utf8')) as { exports: ExportsMap; engines: { node: string } };
+  const pkg = JSON.parse(readFileSync(resolve(dir, 'package.json'), 'utf8')) as { exports: Record<string, Conditions>; engines: { node: string } };
+  const specifier = entry === '.' ? `@ssekit/${name}` : `@ssekit/${name}/${entry.slice(2)}`;
 
   it('has every file its exports map names', () => {
-    const entry = pkg.exports['.'];
-    for (const file of [entry.import.types, entry.import.default, entry.require.types, entry.require.default]) {
+    const conditions = pkg.exports[entry]!;
+    for (const file of [conditions.import.types, conditions.import.default, conditions.require.types, conditions.require.default]) {
       expect(existsSync(resolve(dir, file))).toBe(true);
     }
     expect(pkg.engines.node).toBe('>=20');
@@ -39,14 +44,36 @@ describe.each(Object.entries(PACKAGES))('@ssekit/%s build', (name, names) => {
 
   it('loads with require() and with import, exposing the same names', () => {
     const required = JSON.parse(
-      run(dir, ['-e', `console.log(JSON.stringify(Object.keys(require('@ssekit/${name}')).sort()))`]),
+      run(dir, ['-e', `console.log(JSON.stringify(Object.keys(require('${specifier}')).sort()))`]),
     ) as string[];
     const imported = JSON.parse(
-      run(dir, ['--input-type=module', '-e', `const m = await import('@ssekit/${name}'); console.log(JSON.stringify(Object.keys(m).sort()))`]),
+      run(dir, ['--input-type=module', '-e', `const m = await import('${specifier}'); console.log(JSON.stringify(Object.keys(m).sort()))`]),
     ) as string[];
     for (const expected of names) {
       expect(imported).toContain(expected);
       if (expected !== 'default') expect(required).toContain(expected);
     }
+    expect(required).toEqual(imported.filter((n) => n !== 'default' || required.includes('default')));
+  });
+});
+
+describe('@ssekit/core entries share one copy of the code per format', () => {
+  const dir = resolve(ROOT, 'packages', 'core');
+  const snippet = (load: string): string => `
+    ${load}
+    const sink = { http2: false, destroyed: false, open() {}, write: () => true, bufferedBytes: () => 0, flush() {},
+      cork() {}, uncork() {}, end() {}, destroy() {}, finished: () => Promise.resolve(), bind() {} };
+    const conn = new core.SseConnection(sink, { heartbeatMs: 60000 });
+    const registry = new integration.Registry();
+    registry.register(conn);
+    const seen = integration.heartbeatStats();
+    conn.close();
+    console.log(JSON.stringify([seen, integration.heartbeatStats(), registry.connectionCount()]));`;
+
+  it.each([
+    ['require', ['-e', snippet("const core = require('@ssekit/core'); const integration = require('@ssekit/core/integration');")]],
+    ['import', ['--input-type=module', '-e', snippet("const core = await import('@ssekit/core'); const integration = await import('@ssekit/core/integration');")]],
+  ])('with %s, the integration entry sees the connections of the main entry', (_how, args) => {
+    expect(JSON.parse(run(dir, args))).toEqual([{ timers: 1, members: 1 }, { timers: 0, members: 0 }, 0]);
   });
 });

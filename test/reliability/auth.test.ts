@@ -4,7 +4,8 @@
  * with `withCredentials`) and a token in the query string. Refused: 403 (or the status of an
  * `SseHttpError` the app throws, such as 401) and nothing opened or registered.
  */
-import { SseHttpError, heartbeatStats, type Authorize } from '@ssekit/core';
+import { SseHttpError, type Authorize } from '@ssekit/core';
+import { heartbeatStats } from '@ssekit/core/integration';
 import { connect, serveCore, topicsFromQuery } from '@ssekit/testkit';
 import { adapters, type RunningApp } from '@ssekit/testkit/adapters';
 

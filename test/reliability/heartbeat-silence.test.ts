@@ -6,7 +6,8 @@
  * Fake timers and a recording sink: no sockets, no waiting.
  */
 import fc from 'fast-check';
-import { SseConnection, heartbeatStats, resolveConnectionOptions, type SseSink } from '@ssekit/core';
+import { SseConnection, type SseSink } from '@ssekit/core';
+import { heartbeatStats } from '@ssekit/core/integration';
 
 const PERIOD = 1000;
 
@@ -35,7 +36,7 @@ function recordingSink(writes: number[]): SseSink {
 async function longestSilence(at: number[], until: number): Promise<number> {
   const writes: number[] = [];
   const start = Date.now();
-  const connection = new SseConnection(recordingSink(writes), resolveConnectionOptions({ heartbeatMs: PERIOD }));
+  const connection = new SseConnection(recordingSink(writes), { heartbeatMs: PERIOD });
   for (const offset of [...at].sort((a, b) => a - b)) {
     await jest.advanceTimersByTimeAsync(start + offset - Date.now());
     await connection.send({ data: 'event' });

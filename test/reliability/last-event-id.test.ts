@@ -5,7 +5,8 @@
  * for, reports a gap (`replayGap`, and the reset event when `resetEvent` is set) and goes on
  * delivering live events. Never an error after the headers, never unbounded work.
  */
-import { MemoryReplayer, heartbeatStats } from '@ssekit/core';
+import { MemoryReplayer } from '@ssekit/core';
+import { heartbeatStats } from '@ssekit/core/integration';
 import { connect, rawRequest, rawWaitFor, serveCore, topicsFromQuery, type CoreServer } from '@ssekit/testkit';
 import { adapters, type RunningApp } from '@ssekit/testkit/adapters';
 

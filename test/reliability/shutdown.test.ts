@@ -5,7 +5,8 @@
  * reading with bytes still queued for it.
  */
 import * as http from 'node:http';
-import { closeServerAndStreams, createSseHandler, heartbeatStats, type Broadcaster, type Connection } from '@ssekit/core';
+import { closeServerAndStreams, createSseHandler, type Broadcaster, type Connection } from '@ssekit/core';
+import { heartbeatStats } from '@ssekit/core/integration';
 import { connect, listen, rawRequest, track, waitFor, withTimeout, type SseClient } from '@ssekit/testkit';
 import { adapters } from '@ssekit/testkit/adapters';
 

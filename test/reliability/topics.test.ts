@@ -2,7 +2,8 @@
  * Topic names often come from the request (`?topic=...`). A hostile one is answered 400 before
  * anything opens: no event-stream headers, nothing registered on the hub, no heartbeat.
  */
-import { heartbeatStats, type OpenOptions } from '@ssekit/core';
+import type { OpenOptions } from '@ssekit/core';
+import { heartbeatStats } from '@ssekit/core/integration';
 import { connect, serveCore, topicsFromQuery } from '@ssekit/testkit';
 import { adapters, type RunningApp } from '@ssekit/testkit/adapters';
 

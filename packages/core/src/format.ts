@@ -66,11 +66,8 @@ export function formatIdLine(id: unknown): string {
   return `id: ${id}\n`;
 }
 
-/**
- * Validates an event and returns its wire text (without encoding it to bytes).
- * Exposed for sinks that write strings; most code wants {@link formatEvent}.
- */
-export function formatEventText(event: SseEvent): string {
+/** Validates an event and returns its wire text, with or without its `id:` line. */
+function eventText(event: SseEvent, withId: boolean): string {
   if (event === null || typeof event !== 'object') {
     throw new SseFormatError('data', event, 'an event must be an object');
   }
@@ -83,7 +80,7 @@ export function formatEventText(event: SseEvent): string {
     assertWellFormed('event', name);
     out += `event: ${name}\n`;
   }
-  if (id !== undefined) out += formatIdLine(id);
+  if (withId && id !== undefined) out += formatIdLine(id);
   if (retry !== undefined) {
     // "If the field value consists of only ASCII digits, then interpret the field value as an
     // integer in base ten" - anything else is ignored by the client.
@@ -108,6 +105,27 @@ export function formatEventText(event: SseEvent): string {
 }
 
 /**
+ * The body-then-id encoding, first half: validates an event and returns its wire text without
+ * an `id:` line (an `id` in `event` is ignored). A broadcaster encodes the body once, before the
+ * id is known (a replayer or a backend assigns it), and keeps or ships it as text; the bytes
+ * clients receive are then {@link withIdLine}`(id, body)`.
+ * @throws {SseFormatError} like {@link formatEvent}.
+ */
+export function formatEventBody(event: SseEvent): string {
+  return eventText(event, false);
+}
+
+/**
+ * The body-then-id encoding, second half: the bytes of an event whose body came from
+ * {@link formatEventBody}, with the `id:` line in front when `id` is given (field order does not
+ * matter to the parser). The same bytes go to every receiver.
+ * @throws {SseFormatError} for an id with CR, LF or NUL, or one that is not well-formed UTF-16.
+ */
+export function withIdLine(id: string | undefined, body: string): Buffer {
+  return Buffer.from(id === undefined ? body : formatIdLine(id) + body, 'utf8');
+}
+
+/**
  * Encodes one event to bytes, ready to be written to any number of connections.
  *
  * - every line of `data` (split on CRLF, CR or LF) becomes its own `data: ` line;
@@ -121,7 +139,7 @@ export function formatEventText(event: SseEvent): string {
  * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#event-stream-interpretation
  */
 export function formatEvent(event: SseEvent): Buffer {
-  return Buffer.from(formatEventText(event), 'utf8');
+  return Buffer.from(eventText(event, true), 'utf8');
 }
 
 /**

@@ -2,10 +2,11 @@
  * The in-memory broadcaster.
  */
 import type { Broadcaster } from './broadcaster.js';
-import type { CloseListener, CloseOptions, Connection } from './connection.js';
+import type { CloseOptions, Connection } from './connection.js';
 import { isPromiseLike, type SseEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
-import { formatEventText, formatIdLine } from './format.js';
+import { formatEventBody, formatIdLine, withIdLine } from './format.js';
+import { Registry } from './registry.js';
 import { isReplayer, type SyncReplayer } from './replayer.js';
 import { assertTopic } from './topic.js';
 
@@ -30,9 +31,6 @@ export interface HubOptions {
   onBroadcastTo?: BroadcastToHook;
 }
 
-const EMPTY: ReadonlySet<Connection> = new Set();
-
-
 /**
  * In-memory {@link Broadcaster}: connections, topics and fan-out within one process.
  *
@@ -50,12 +48,12 @@ export class Hub implements Broadcaster {
   onBroadcastTo: BroadcastToHook | undefined;
   /** The replayer every broadcast is stored in, if any. */
   readonly replayer: SyncReplayer | undefined;
-
-  /** Each registered connection and the topics it is subscribed to. */
-  private readonly connections = new Map<Connection, Set<string> | undefined>();
-  private readonly topics = new Map<string, Set<Connection>>();
+  private readonly registry = new Registry();
 
   constructor(options: HubOptions = {}) {
+    if (typeof options !== 'object' || options === null) {
+      throw new SseOptionsError('options', options, 'must be an object');
+    }
     if (options.replayer !== undefined && !isReplayer(options.replayer)) {
       throw new SseOptionsError('replayer', options.replayer, 'must implement store() and replay()');
     }
@@ -64,146 +62,72 @@ export class Hub implements Broadcaster {
     this.onBroadcastTo = options.onBroadcastTo;
   }
 
-  private readonly handleClose: CloseListener = (_reason, connection) => {
-    this.unregister(connection);
-  };
-
   register(connection: Connection): void {
-    if (connection.closed || this.connections.has(connection)) return;
-    this.connections.set(connection, undefined);
-    connection.onClose(this.handleClose);
+    this.registry.register(connection);
   }
 
   unregister(connection: Connection): void {
-    if (!this.connections.has(connection)) return;
-    const subscribed = this.connections.get(connection);
-    this.connections.delete(connection);
-    connection.offClose(this.handleClose);
-    if (subscribed) {
-      for (const topic of subscribed) this.removeFromTopic(connection, topic);
-    }
+    this.registry.unregister(connection);
   }
 
   subscribe(connection: Connection, topic: string): void {
-    assertTopic(topic);
-    if (connection.closed) return;
-    this.register(connection);
-    let subscribed = this.connections.get(connection);
-    if (!subscribed) {
-      subscribed = new Set();
-      this.connections.set(connection, subscribed);
-    }
-    subscribed.add(topic);
-    let members = this.topics.get(topic);
-    if (!members) {
-      members = new Set();
-      this.topics.set(topic, members);
-    }
-    members.add(connection);
+    this.registry.subscribe(connection, topic);
   }
 
   unsubscribe(connection: Connection, topic: string): void {
-    const subscribed = this.connections.get(connection);
-    if (!subscribed?.delete(topic)) return;
-    this.removeFromTopic(connection, topic);
-  }
-
-  private removeFromTopic(connection: Connection, topic: string): void {
-    const members = this.topics.get(topic);
-    if (!members) return;
-    members.delete(connection);
-    if (members.size === 0) this.topics.delete(topic);
+    this.registry.unsubscribe(connection, topic);
   }
 
   broadcast(event: SseEvent): SseEvent | null {
     const hooked = this.onBroadcast ? this.onBroadcast(event) : undefined;
     if (hooked === null) return null;
-    return this.deliver(hooked ?? event, undefined, this.connections.keys());
+    return this.deliver(hooked ?? event, undefined);
   }
 
   broadcastTo(topic: string, event: SseEvent): SseEvent | null {
     assertTopic(topic);
     const hooked = this.onBroadcastTo ? this.onBroadcastTo(topic, event) : undefined;
     if (hooked === null) return null;
-    return this.deliver(hooked ?? event, topic, (this.topics.get(topic) ?? EMPTY).values());
+    return this.deliver(hooked ?? event, topic);
   }
 
-  /**
-   * Writes bytes that are already an encoded event to every connection (or a topic's), for
-   * broadcasters that receive events in wire form, such as a distributed backend's reader.
-   */
-  deliverEncoded(bytes: Uint8Array, id: string | undefined, topic?: string): number {
-    const targets = topic === undefined ? this.connections.keys() : (this.topics.get(topic) ?? EMPTY).values();
-    let delivered = 0;
-    for (const connection of targets) {
-      if (this.write(connection, bytes, id)) delivered++;
-    }
-    return delivered;
-  }
-
-  /**
-   * Writes to one connection. A write that throws must not keep the event from the connections
-   * after it in the loop; the failing connection is dropped (and closed, so its client
-   * reconnects instead of waiting on a stream nobody writes to). `false` means the connection
-   * closed (for example as `slow`): its close listener has already unregistered it.
-   */
-  private write(connection: Connection, bytes: Uint8Array, id: string | undefined): boolean {
-    try {
-      if (connection.writeEncoded(bytes, id)) return true;
-    } catch {
-      this.unregister(connection);
-      try {
-        void connection.close();
-      } catch {
-        // Already broken; it is out of the hub, which is what matters here.
-      }
-      return false;
-    }
-    this.unregister(connection);
-    return false;
-  }
-
-  private deliver(event: SseEvent, topic: string | undefined, targets: Iterable<Connection>): SseEvent {
+  private deliver(event: SseEvent, topic: string | undefined): SseEvent {
     // Encode (and so validate) before storing: an event that cannot be encoded must never
     // enter the replayer. The id goes in front of the body once it is known.
-    const { id, ...rest } = event;
-    const body = formatEventText(rest);
-    let idLine = id === undefined ? '' : formatIdLine(id);
+    const body = formatEventBody(event);
+    // With a replayer, the id given is replaced by the stored one; it must still be valid.
+    if (this.replayer && event.id !== undefined) formatIdLine(event.id);
     let delivered = event;
     if (this.replayer) {
       delivered = this.replayer.store(event, topic);
       if (isPromiseLike(delivered)) {
         throw new SseOptionsError('replayer', this.replayer, 'the in-memory Hub needs a replayer whose store() is synchronous');
       }
-      idLine = formatIdLine(delivered.id);
     }
-    const bytes = Buffer.from(idLine + body, 'utf8');
-    for (const connection of targets) this.write(connection, bytes, delivered.id);
+    this.registry.deliver(withIdLine(delivered.id, body), delivered.id, topic);
     return delivered;
   }
 
   connectionCount(): number {
-    return this.connections.size;
+    return this.registry.connectionCount();
   }
 
   topicCount(topic: string): number {
-    return this.topics.get(topic)?.size ?? 0;
+    return this.registry.topicCount(topic);
   }
 
   /** Names of the topics that have at least one subscriber. */
   topicNames(): string[] {
-    return [...this.topics.keys()];
+    return this.registry.topicNames();
   }
 
   /** Topics a connection is subscribed to. */
   topicsOf(connection: Connection): ReadonlySet<string> {
-    return this.connections.get(connection) ?? EMPTY_TOPICS;
+    return this.registry.topicsOf(connection);
   }
 
   /** Closes every registered connection (for example on server shutdown). */
   close(options?: CloseOptions): void {
-    for (const connection of [...this.connections.keys()]) void connection.close(options);
+    this.registry.close(options);
   }
 }
-
-const EMPTY_TOPICS: ReadonlySet<string> = new Set();

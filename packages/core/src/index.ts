@@ -1,5 +1,7 @@
 /**
- * `@ssekit/core`: spec-correct Server-Sent Events for Node.js.
+ * `@ssekit/core`: spec-correct Server-Sent Events for Node.js. This entry holds what an
+ * application uses; what adapter, backend and transport authors need is on
+ * `@ssekit/core/integration`.
  * @packageDocumentation
  */
 export type { SseEvent, StoredEvent, MaybePromise } from './event.js';
@@ -14,38 +16,18 @@ export {
   type SseField,
   type CloseReason,
 } from './errors.js';
-export { formatEvent, formatComment, formatEventText, formatIdLine } from './format.js';
-export { MAX_TOPIC_LENGTH, topicProblem, assertTopic } from './topic.js';
-export type { SseSink } from './sink.js';
-export { SSE_HEADERS, streamHeaders, type SseHeaders } from './headers.js';
+export { formatEvent, formatComment } from './format.js';
 export { SseWriter } from './writer.js';
 export { SseConnection, type Connection, type CloseListener, type CloseOptions, type PipeItem } from './connection.js';
-export {
-  resolveConnectionOptions,
-  DEFAULT_HEARTBEAT_MS,
-  DEFAULT_MAX_BUFFERED_BYTES,
-  type ConnectionOptions,
-  type ResolvedConnectionOptions,
-  type SseOptions,
-  type OpenOptions,
-  type Authorize,
-} from './options.js';
-export {
-  nodeSink,
-  createConnection,
-  isClientDisconnected,
-  readLastEventId,
-  DefaultProvider,
-  type NodeRequest,
-  type NodeResponse,
-} from './node.js';
-export { heartbeatStats, type HeartbeatMember } from './heartbeat.js';
-export { isProvider, type Provider } from './provider.js';
-export { isBroadcaster, type Broadcaster } from './broadcaster.js';
+export type { ConnectionOptions, SseOptions, OpenOptions, Authorize } from './options.js';
+export { createConnection, isClientDisconnected, DefaultProvider, type NodeRequest, type NodeResponse } from './node.js';
+export type { SseSink } from './sink.js';
+export type { SseHeaders } from './headers.js';
+export type { Provider } from './provider.js';
+export type { Broadcaster } from './broadcaster.js';
 export { Hub, type HubOptions, type BroadcastHook, type BroadcastToHook } from './hub.js';
 export {
   MemoryReplayer,
-  isReplayer,
   type Replayer,
   type SyncReplayer,
   type ReplaySend,

@@ -1,4 +1,4 @@
-import { Hub, SseConnection, resolveConnectionOptions, type SseSink } from '@ssekit/core';
+import { Hub, SseConnection, type SseSink } from '@ssekit/core';
 
 /** A sink that records the order of writes, corks and uncorks. */
 function recordingSink(): SseSink & { log: string[] } {
@@ -29,7 +29,7 @@ describe('broadcast coalescing', () => {
   it('writes the only event of a tick at once, without corking', async () => {
     const sink = recordingSink();
     const hub = new Hub();
-    hub.register(new SseConnection(sink, resolveConnectionOptions({ heartbeatMs: 0 })));
+    hub.register(new SseConnection(sink, { heartbeatMs: 0 }));
     hub.broadcast({ data: 'a' });
     await nextTick();
     hub.broadcast({ data: 'b' });
@@ -40,7 +40,7 @@ describe('broadcast coalescing', () => {
   it('corks from the second event of a tick and uncorks once when the tick ends', async () => {
     const sink = recordingSink();
     const hub = new Hub();
-    hub.register(new SseConnection(sink, resolveConnectionOptions({ heartbeatMs: 0 })));
+    hub.register(new SseConnection(sink, { heartbeatMs: 0 }));
     hub.broadcast({ data: 'a' });
     hub.broadcast({ data: 'b' });
     hub.broadcast({ data: 'c' });

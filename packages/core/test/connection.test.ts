@@ -10,11 +10,11 @@ import {
   SseOptionsError,
   SseWriter,
   createConnection,
-  heartbeatStats,
   type CloseReason,
   type ConnectionOptions,
   type PipeItem,
 } from '@ssekit/core';
+import { heartbeatStats } from '@ssekit/core/integration';
 import {
   Inbox,
   closeAll,

@@ -1,4 +1,5 @@
 import * as core from '@ssekit/core';
+import * as integration from '@ssekit/core/integration';
 
 describe('public API', () => {
   it('exports the names of the design contract', () => {
@@ -16,10 +17,17 @@ describe('public API', () => {
       'withReplay',
       'isClientDisconnected',
       'createSseHandler',
-      'heartbeatStats',
     ]) {
       expect(typeof (core as Record<string, unknown>)[name]).toBe('function');
     }
+  });
+
+  it('the integration entry holds what adapter, backend and transport authors need', () => {
+    for (const name of ['nodeSink', 'streamHeaders', 'formatEventBody', 'withIdLine', 'assertTopic', 'topicProblem', 'nonNegativeInt', 'positiveInt', 'Registry', 'heartbeatStats']) {
+      expect(typeof (integration as Record<string, unknown>)[name]).toBe('function');
+      expect(name in core).toBe(false);
+    }
+    expect(integration.withIdLine('7', integration.formatEventBody({ id: 'ignored', event: 'e', data: 'x' })).toString()).toBe('id: 7\nevent: e\ndata: x\n\n');
   });
 
   it('errors carry a code and structured fields', () => {

@@ -8,12 +8,12 @@ import {
   SseOptionsError,
   createSseHandler,
   isClientDisconnected,
-  nodeSink,
   type Connection,
   type ConnectionOptions,
   type Provider,
   type SseOptions,
 } from '@ssekit/core';
+import { nodeSink } from '@ssekit/core/integration';
 import { Inbox, closeAll, connect, connectH2, deferred, handlerServer, recordingSink, request, startH2Server, track, waitFor, withTimeout } from './helpers';
 
 afterEach(closeAll);

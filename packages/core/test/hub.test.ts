@@ -6,10 +6,11 @@ import {
   SseOptionsError,
   createConnection,
   formatEvent,
-  isBroadcaster,
   type SseConnection,
 } from '@ssekit/core';
+import { isBroadcaster } from '../src/broadcaster';
 import * as format from '../src/format';
+import { Registry } from '@ssekit/core/integration';
 import { FakeConnection, Inbox, closeAll, connect, parseWire, startServer, withTimeout } from './helpers';
 
 afterEach(async () => {
@@ -76,7 +77,7 @@ describe('registry', () => {
 
 describe('delivery', () => {
   it('encodes once and hands the same bytes to every receiver', () => {
-    const spy = jest.spyOn(format, 'formatEventText');
+    const spy = jest.spyOn(format, 'formatEventBody');
     const hub = new Hub();
     const conns = [new FakeConnection(), new FakeConnection(), new FakeConnection()];
     for (const c of conns) hub.register(c);
@@ -170,12 +171,15 @@ describe('delivery', () => {
     expect(good2.text).toBe('data: 1\n\ndata: 2\n\n');
     expect(slow.closeReason).toBe('slow');
     expect(bad.listenerCount).toBe(0);
-    // deliverEncoded follows the same rule.
-    const bad2 = new FakeConnection();
-    hub.register(bad2);
+    // A Registry's deliver, which the hub writes through, follows the same rule.
+    const registry = new Registry();
+    const [ok1, ok2, bad2] = [new FakeConnection(), new FakeConnection(), new FakeConnection()];
+    for (const c of [ok1, bad2, ok2]) registry.register(c);
     bad2.failWith = new Error('boom');
-    expect(hub.deliverEncoded(formatEvent({ data: '3' }), undefined)).toBe(2);
-    expect(hub.connectionCount()).toBe(2);
+    expect(registry.deliver(formatEvent({ data: '3' }), undefined)).toBe(2);
+    expect(registry.connectionCount()).toBe(2);
+    expect(bad2.closeReason).toBe('server');
+    expect(ok2.text).toBe('data: 3\n\n');
   });
 
   it('close() closes every registered connection', () => {

@@ -13,13 +13,13 @@ import {
   createSseHandler,
   formatEvent,
   isClientDisconnected,
-  isProvider,
   type Connection,
   type ConnectionOptions,
   type NodeRequest,
   type NodeResponse,
   type Provider,
 } from '@ssekit/core';
+import { isProvider } from '../src/provider';
 import { Inbox, closeAll, connect, connectH2, parseWire, startH2Server, startServer, track, withTimeout } from './helpers';
 
 afterEach(closeAll);

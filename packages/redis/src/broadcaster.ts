@@ -5,9 +5,7 @@
  * ids, and a client can resume with `Last-Event-ID` on whichever instance it reconnects to.
  */
 import {
-  Hub,
   SseOptionsError,
-  assertTopic,
   type Broadcaster,
   type Connection,
   type Replayer,
@@ -17,6 +15,7 @@ import {
   type SseEvent,
   type StoredEvent,
 } from '@ssekit/core';
+import { Registry } from '@ssekit/core/integration';
 import type { RedisOptions } from 'ioredis';
 import { entryBytes } from './entry.js';
 import { RedisUnavailableError } from './errors.js';
@@ -53,7 +52,7 @@ const NOT_STARTED = 'the stream reader has not started (Redis unreachable since 
  *   connections themselves: every instance, this one included, delivers from its one blocking
  *   `XREAD` loop, so all deliver in stream order. A broadcast that Redis does not take rejects
  *   with a {@link RedisUnavailableError}.
- * - `register`/`subscribe`/counts are local: connections live in an in-memory `Hub`.
+ * - `register`/`subscribe`/counts are local: connections live in an in-memory `Registry`.
  * - `replay` reads the stream (`XRANGE`) after a `Last-Event-ID`, on any instance.
  * - `store(event, topic)` is `broadcastTo(topic, event)`: a stored event is a delivered one.
  *
@@ -67,7 +66,7 @@ const NOT_STARTED = 'the stream reader has not started (Redis unreachable since 
 export class RedisBroadcaster implements Broadcaster, Replayer {
   /** The stream key. */
   readonly stream: string;
-  private readonly local = new Hub();
+  private readonly local = new Registry();
   private readonly log: StreamStore;
   private readonly reader: StreamReader;
   private readonly timeoutMs: number;
@@ -106,7 +105,7 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
         onError(new Error(`the stream reader fell behind the stream's retention (maxLen) and events were trimmed before it read them; closed ${open} local stream(s) so clients resume and learn of the gap`));
       },
       deliver: (entry) => {
-        this.local.deliverEncoded(entryBytes(entry), entry.id, entry.topic);
+        this.local.deliver(entryBytes(entry), entry.id, entry.topic);
       },
     });
   }
@@ -212,7 +211,6 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   }
 
   private async publish(topic: string | undefined, event: SseEvent): Promise<StoredEvent> {
-    if (topic !== undefined) assertTopic(topic);
     const fields = this.log.prepare(event, topic);
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed; the event was not sent', false);
     await this.started('the event');

@@ -9,7 +9,8 @@
  * ssekit 1  topic <topic, only for broadcastTo>  body "event: ...\ndata: ...\n\n"
  * ```
  */
-import { formatEventText, formatIdLine, type SseEvent, type StoredEvent } from '@ssekit/core';
+import type { SseEvent, StoredEvent } from '@ssekit/core';
+import { formatEventBody, withIdLine } from '@ssekit/core/integration';
 
 /** Marks entries written by this package (and the layout version). */
 const MARKER_FIELD = 'ssekit';
@@ -31,8 +32,7 @@ export interface StreamEntry {
  * given by the caller is ignored: the stream assigns ids.
  */
 export function toFields(event: SseEvent, topic: string | undefined): string[] {
-  const { id: _assignedByRedis, ...rest } = event;
-  const body = formatEventText(rest);
+  const body = formatEventBody(event);
   return topic === undefined
     ? [MARKER_FIELD, MARKER_VALUE, 'body', body]
     : [MARKER_FIELD, MARKER_VALUE, 'topic', topic, 'body', body];
@@ -40,7 +40,7 @@ export function toFields(event: SseEvent, topic: string | undefined): string[] {
 
 /** The bytes a client receives for an entry: the `id:` line, then the stored body. */
 export function entryBytes(entry: StreamEntry): Buffer {
-  return Buffer.from(formatIdLine(entry.id) + entry.body, 'utf8');
+  return withIdLine(entry.id, entry.body);
 }
 
 /**

@@ -3,13 +3,13 @@
  * and {@link RedisReplayer} share.
  */
 import {
-  assertTopic,
   type ReplayOptions,
   type ReplayResult,
   type ReplaySend,
   type SseEvent,
   type StoredEvent,
 } from '@ssekit/core';
+import { assertTopic } from '@ssekit/core/integration';
 import { decodeRange, entryBytes, entryEvent, rawId, toFields } from './entry.js';
 import { RedisUnavailableError } from './errors.js';
 import { withTimeout, type Link } from './link.js';

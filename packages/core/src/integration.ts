@@ -1,0 +1,16 @@
+/**
+ * `@ssekit/core/integration`: what adapter, backend and transport authors need beyond the
+ * application's API: the sink contract and the Node sink, the stream headers, the body-then-id
+ * encoding, topic checks, option validators, the connection registry behind `Hub`, and
+ * heartbeat statistics for leak tests. Applications should not need anything here.
+ * @packageDocumentation
+ */
+export type { SseSink } from './sink.js';
+export { nodeSink, type NodeRequest, type NodeResponse } from './node.js';
+export { streamHeaders, type SseHeaders } from './headers.js';
+export { formatEventBody, withIdLine } from './format.js';
+export { MAX_TOPIC_LENGTH, topicProblem, assertTopic } from './topic.js';
+export { nonNegativeInt, positiveInt } from './options.js';
+export { Registry } from './registry.js';
+export { heartbeatStats } from './heartbeat.js';
+export type { StreamRequest, OpenConnection, SseHandler } from './handler.js';
