@@ -170,6 +170,7 @@ describe.each(adapters)('$name adapter', (adapter) => {
   test('rejects bad options at registration', async () => {
     await expect(adapter.register({ heartbeatMs: -1 })).rejects.toMatchObject({ code: 'options', option: 'heartbeatMs' });
     await expect(adapter.register({ hub: { broadcast() {} } })).rejects.toMatchObject({ code: 'options', option: 'hub' });
+    await expect(adapter.register({ heartbeatMS: 1000 })).rejects.toThrow('Invalid option "heartbeatMS": unknown option (did you mean heartbeatMs?)');
   });
 
   test('answers 400 to an invalid topic, before the stream opens', async () => {

@@ -13,7 +13,7 @@ import { ConnectionLimits } from './limits.js';
 import type { MaybePromise } from './event.js';
 import { lastEventIdFrom } from './last-event-id.js';
 import { DefaultProvider, type NodeRequest, type NodeResponse } from './node.js';
-import { optionsForConnection, resolveSseOptions, type ConnectionOptions, type OpenOptions, type SseOptions } from './options.js';
+import { checkOpenOptions, optionsForConnection, resolveSseOptions, type ConnectionOptions, type OpenOptions, type SseOptions } from './options.js';
 import type { Replayer, SyncReplayer } from './replayer.js';
 import { closeServerAndStreams, type ClosableServer } from './shutdown.js';
 import { topicProblem } from './topic.js';
@@ -59,6 +59,7 @@ export interface SseHandler<Req = NodeRequest> {
    * writes the headers (through the `provider`), registers and subscribes the connection and
    * replays what it missed. Resolves once replay has been written.
    * @throws {SseHttpError} (as a rejection) when the request is refused; nothing was written.
+   * @throws {SseOptionsError} (as a rejection) for an unknown key in `openOptions`.
    */
   open(req: NodeRequest, res: NodeResponse, openOptions?: OpenOptions, context?: OpenContext<Req>): Promise<Connection>;
   /**
@@ -96,6 +97,7 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
   const shuttingDown = (): SseHttpError => new SseHttpError(503, 'Server is shutting down', { 'Retry-After': retryAfter });
 
   async function openStream(stream: StreamRequest<Req>, openOptions: OpenOptions = {}, connect: OpenConnection): Promise<Connection> {
+    checkOpenOptions(openOptions);
     const topics = openOptions.topics ?? [];
     if (!Array.isArray(topics)) throw new SseHttpError(400, 'topics must be an array of strings');
     for (const topic of topics) {

@@ -7,6 +7,7 @@ import type { Connection } from './connection.js';
 import type { SseEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
 import { formatEvent } from './format.js';
+import { assertKnownOptions, keysOf } from './option-keys.js';
 import type { Replayer, ReplayResult } from './replayer.js';
 
 /** The event sent on a replay gap when `resetEvent` is `true`. */
@@ -98,6 +99,8 @@ export interface WithReplayOptions {
   resetEvent?: boolean | SseEvent | undefined;
 }
 
+const WITH_REPLAY_KEYS = keysOf<WithReplayOptions>({ hub: true, replayer: true, topics: true, lastEventId: true, replay: true, resetEvent: true });
+
 /**
  * Registers a connection, subscribes it to its topics and replays what it missed, with no gap
  * and no duplicate between replayed and live events:
@@ -112,10 +115,11 @@ export interface WithReplayOptions {
  * true and, with `resetEvent`, a reset event is sent. A replayer that fails counts as a gap:
  * the stream stays healthy and the app learns that state must be refreshed.
  *
- * @throws {SseOptionsError} (as a rejection) when there is something to replay and
+ * @throws {SseOptionsError} (as a rejection) for an unknown option, and when there is something to replay and
  *   `connection` is not built on an {@link SseConnection} (see {@link Provider}).
  */
 export async function withReplay(connection: Connection, options: WithReplayOptions): Promise<ReplayResult> {
+  assertKnownOptions(options, WITH_REPLAY_KEYS);
   const { hub, replayer, topics = [] } = options;
   const afterId = options.lastEventId ?? connection.lastEventId;
   const replaying = replayer !== undefined && afterId !== undefined && options.replay !== false;

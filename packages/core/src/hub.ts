@@ -6,6 +6,7 @@ import type { CloseOptions, Connection } from './connection.js';
 import { isPromiseLike, type SseEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
 import { formatEventBody, formatIdLine, withIdLine } from './format.js';
+import { assertKnownOptions, keysOf } from './option-keys.js';
 import { Registry } from './registry.js';
 import { isReplayer, type SyncReplayer } from './replayer.js';
 import { assertTopic } from './topic.js';
@@ -31,6 +32,8 @@ export interface HubOptions {
   onBroadcastTo?: BroadcastToHook;
 }
 
+const HUB_KEYS = keysOf<HubOptions>({ replayer: true, onBroadcast: true, onBroadcastTo: true });
+
 /**
  * In-memory {@link Broadcaster}: connections, topics and fan-out within one process.
  *
@@ -54,6 +57,7 @@ export class Hub implements Broadcaster {
     if (typeof options !== 'object' || options === null) {
       throw new SseOptionsError('options', options, 'must be an object');
     }
+    assertKnownOptions(options, HUB_KEYS);
     if (options.replayer !== undefined && !isReplayer(options.replayer)) {
       throw new SseOptionsError('replayer', options.replayer, 'must implement store() and replay()');
     }

@@ -11,6 +11,7 @@ export { streamHeaders, type SseHeaders } from './headers.js';
 export { formatEventBody, withIdLine } from './format.js';
 export { MAX_TOPIC_LENGTH, topicProblem, assertTopic } from './topic.js';
 export { nonNegativeInt, positiveInt } from './options.js';
+export { assertKnownOptions, type OptionKeys } from './option-keys.js';
 export { Registry } from './registry.js';
 export { heartbeatStats } from './heartbeat.js';
 export type { StreamRequest, OpenConnection, SseHandler } from './handler.js';

@@ -5,6 +5,7 @@
 import { isBroadcaster, type Broadcaster } from './broadcaster.js';
 import type { SseEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
+import { assertKnownOptions, keysOf } from './option-keys.js';
 import { formatEvent } from './format.js';
 import { RESET_EVENT } from './handoff.js';
 import type { SseHeaders } from './headers.js';
@@ -146,6 +147,36 @@ export function positiveInt(option: string, value: unknown): number | undefined 
   return value;
 }
 
+const CONNECTION_KEYS = keysOf<ConnectionOptions>({ heartbeatMs: true, retryMs: true, maxBufferedBytes: true, headers: true, lastEventId: true });
+const SSE_KEYS = keysOf<SseOptions>({
+  hub: true,
+  replayer: true,
+  heartbeatMs: true,
+  retryMs: true,
+  maxBufferedBytes: true,
+  provider: true,
+  maxConnections: true,
+  maxConnectionsPerIp: true,
+  retryAfterSeconds: true,
+  authorize: true,
+  resetEvent: true,
+  headers: true,
+  shutdownRetryMs: true,
+  shutdownGraceMs: true,
+});
+const OPEN_KEYS = keysOf<OpenOptions>({ topics: true, replay: true });
+
+/**
+ * Validates the options of one stream; throws {@link SseOptionsError} for an unknown key (a
+ * programming error: it fails before anything is written).
+ */
+export function checkOpenOptions(options: OpenOptions): void {
+  if (typeof options !== 'object' || options === null) {
+    throw new SseOptionsError('openOptions', options, 'must be an object');
+  }
+  assertKnownOptions(options, OPEN_KEYS);
+}
+
 /** Normalised connection options, validated once and shared by every connection. */
 export interface ResolvedConnectionOptions {
   readonly heartbeatMs: number;
@@ -167,6 +198,12 @@ export function resolveConnectionOptions(options: ConnectionOptions = {}): Resol
   if (typeof options !== 'object' || options === null) {
     throw new SseOptionsError('options', options, 'must be an object');
   }
+  assertKnownOptions(options, CONNECTION_KEYS);
+  return connectionFields(options);
+}
+
+/** Validates the connection fields of any options object (its other keys are not looked at). */
+function connectionFields(options: ConnectionOptions): ResolvedConnectionOptions {
   const headers = options.headers;
   if (headers !== undefined && (typeof headers !== 'object' || headers === null)) {
     throw new SseOptionsError('headers', headers, 'must be an object of header names and values');
@@ -217,7 +254,8 @@ export function resolveSseOptions<Req>(options: SseOptions<Req> = {}): ResolvedS
   if (typeof options !== 'object' || options === null) {
     throw new SseOptionsError('options', options, 'must be an object');
   }
-  const connection = resolveConnectionOptions(options);
+  assertKnownOptions(options, SSE_KEYS);
+  const connection = connectionFields(options);
   const { replayer, hub, provider, authorize } = options;
   if (replayer !== undefined && !isReplayer(replayer)) {
     throw new SseOptionsError('replayer', replayer, 'must implement store() and replay()');

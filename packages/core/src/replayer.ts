@@ -4,6 +4,7 @@
 import { isPromiseLike, type MaybePromise, type SseEvent, type StoredEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
 import { formatEvent } from './format.js';
+import { assertKnownOptions, keysOf } from './option-keys.js';
 
 /**
  * Receives one replayed event with its wire form (`formatEvent(event)`, which a replayer may
@@ -76,6 +77,8 @@ export interface MemoryReplayerOptions {
   now?: () => number;
 }
 
+const MEMORY_REPLAYER_KEYS = keysOf<MemoryReplayerOptions>({ prefix: true, now: true });
+
 let instanceCounter = 0;
 
 /** Bytes are copied; other values are kept as their JSON text, which encodes to the same bytes. */
@@ -122,6 +125,13 @@ export class MemoryReplayer implements SyncReplayer {
     }
     if (typeof ttlMs !== 'number' || !Number.isFinite(ttlMs) || ttlMs < 0) {
       throw new SseOptionsError('ttlMs', ttlMs, 'must be a non-negative number of milliseconds');
+    }
+    if (typeof options !== 'object' || options === null) {
+      throw new SseOptionsError('options', options, 'must be an object');
+    }
+    assertKnownOptions(options, MEMORY_REPLAYER_KEYS);
+    if (options.now !== undefined && typeof options.now !== 'function') {
+      throw new SseOptionsError('now', options.now, 'must be a function returning milliseconds');
     }
     const prefix = options.prefix ?? randomPrefix();
     if (!/^[A-Za-z0-9_.]+$/.test(prefix)) {

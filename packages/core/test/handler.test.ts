@@ -7,6 +7,7 @@ import {
   SseHttpError,
   SseOptionsError,
   createSseHandler,
+  withReplay,
   isClientDisconnected,
   type Connection,
   type ConnectionOptions,
@@ -34,6 +35,26 @@ describe('options', () => {
     ['a resetEvent that cannot be encoded', { resetEvent: { event: 'reset\nid: 1', data: 'x' } }],
   ])('%s throws SseOptionsError', (_name, options) => {
     expect(() => createSseHandler(options)).toThrow(SseOptionsError);
+  });
+
+  it.each<[string, () => unknown, string]>([
+    ['createSseHandler', () => createSseHandler({ heartbeatMS: 1000 } as never), 'Invalid option "heartbeatMS": unknown option (did you mean heartbeatMs?)'],
+    ['createSseHandler, a typo', () => createSseHandler({ maxConections: 3 } as never), 'Invalid option "maxConections": unknown option (did you mean maxConnections?)'],
+    ['createSseHandler, nothing close', () => createSseHandler({ colour: 'red' } as never), 'Invalid option "colour": unknown option (known: hub, replayer,'],
+    ['Hub', () => new Hub({ onbroadcast: () => undefined } as never), 'Invalid option "onbroadcast": unknown option (did you mean onBroadcast?)'],
+    ['MemoryReplayer', () => new MemoryReplayer(10, 0, { prefx: 'a' } as never), 'Invalid option "prefx": unknown option (did you mean prefix?)'],
+    ['SseConnection', () => new SseConnection(recordingSink([]), { retryMS: 10 } as never), 'Invalid option "retryMS": unknown option (did you mean retryMs?)'],
+  ])('%s rejects an unknown key, naming it', (_name, make, message) => {
+    expect(make).toThrow(SseOptionsError);
+    expect(make).toThrow(message);
+  });
+
+  it('withReplay and open options reject unknown keys too', async () => {
+    const conn = new SseConnection(recordingSink([]), { heartbeatMs: 0 });
+    await expect(withReplay(conn, { hub: new Hub(), topic: ['a'] } as never)).rejects.toThrow('Invalid option "topic": unknown option (did you mean topics?)');
+    const { refused, server } = await handlerServer({ heartbeatMs: 0 }, () => ({ topic: ['a'] }) as never);
+    expect((await request(server.url)).status).toBe(500);
+    expect(await refused.next()).toMatchObject({ code: 'options', option: 'topic' });
   });
 
   it('options that are not an object throw SseOptionsError', () => {

@@ -9,7 +9,7 @@
  * server would already be waiting for them.
  * @packageDocumentation
  */
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest } from 'fastify';
+import type { FastifyPluginCallback, FastifyReply, FastifyRequest, RegisterOptions } from 'fastify';
 import fp from 'fastify-plugin';
 import { createSseHandler, type Broadcaster, type Connection, type OpenOptions, type SseHandler, type SseOptions } from '@ssekit/core';
 
@@ -64,7 +64,9 @@ function openOn(handler: SseHandler<FastifyRequest>, reply: FastifyReply, call: 
 const plugin: FastifyPluginCallback<FastifySseOptions> = (fastify, options, done) => {
   let handler: SseHandler<FastifyRequest>;
   try {
-    handler = createSseHandler<FastifyRequest>(options);
+    // Fastify reads these registration options itself and passes them on to every plugin.
+    const { prefix: _prefix, logLevel: _logLevel, logSerializers: _logSerializers, ...sseOptions } = options as FastifySseOptions & RegisterOptions;
+    handler = createSseHandler<FastifyRequest>(sseOptions);
   } catch (error) {
     done(error as Error);
     return;

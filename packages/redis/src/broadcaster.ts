@@ -73,7 +73,7 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisBroadcasterOptions) {
-    const settings = resolveStreamOptions(options);
+    const settings = resolveStreamOptions(options, ['blockMs', 'onError'] satisfies (keyof RedisBroadcasterOptions)[]);
     const blockMs = positiveInt('blockMs', options.blockMs, DEFAULTS.blockMs);
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw new SseOptionsError('onError', options.onError, 'must be a function');

@@ -2,6 +2,7 @@
  * Options shared by {@link RedisBroadcaster} and {@link RedisReplayer}, and their validation.
  */
 import { SseOptionsError } from '@ssekit/core';
+import { assertKnownOptions, positiveInt as checkPositiveInt } from '@ssekit/core/integration';
 import type { Redis, RedisOptions } from 'ioredis';
 import type { StoreSettings } from './store.js';
 
@@ -61,17 +62,21 @@ export const DEFAULTS = Object.freeze({
   blockMs: 5000,
 });
 
-function positiveInt(option: string, value: unknown, fallback: number): number {
-  if (value === undefined) return fallback;
-  if (typeof value !== 'number' || !Number.isSafeInteger(value) || value < 1) {
-    throw new SseOptionsError(option, value, 'must be a positive integer');
-  }
-  return value;
+/** The keys of {@link RedisStreamOptions}. */
+export const STREAM_OPTION_KEYS: readonly (keyof RedisStreamOptions)[] = ['redis', 'namespace', 'stream', 'maxLen', 'exactTrim', 'timeoutMs', 'batchSize'];
+
+/** A positive-integer option, or its default. */
+export function positiveInt(option: string, value: unknown, fallback: number): number {
+  return checkPositiveInt(option, value) ?? fallback;
 }
 
-/** Validates the stream options; throws {@link SseOptionsError}. */
-export function resolveStreamOptions(options: RedisStreamOptions): StoreSettings {
+/**
+ * Validates the stream options; throws {@link SseOptionsError}, also for a key that is neither a
+ * stream option nor one of `extraKeys` (the class's own options).
+ */
+export function resolveStreamOptions(options: RedisStreamOptions, extraKeys: readonly string[]): StoreSettings {
   if (typeof options !== 'object' || options === null) throw new SseOptionsError('options', options, 'must be an object');
+  assertKnownOptions(options, [...STREAM_OPTION_KEYS, ...extraKeys]);
   if (typeof options.redis !== 'object' || options.redis === null) {
     throw new SseOptionsError('redis', options.redis, 'must be an ioredis client or ioredis options');
   }
@@ -93,5 +98,3 @@ export function resolveStreamOptions(options: RedisStreamOptions): StoreSettings
   };
 }
 
-/** Validates a positive-integer option with a default (exported for the broadcaster's own). */
-export { positiveInt };

@@ -51,7 +51,7 @@ export class RedisReplayer implements Replayer {
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisReplayerOptions) {
-    const settings = resolveStreamOptions(options);
+    const settings = resolveStreamOptions(options, ['onError'] satisfies (keyof RedisReplayerOptions)[]);
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw new SseOptionsError('onError', options.onError, 'must be a function');
     }

@@ -109,6 +109,10 @@ test('invalid options are rejected at construction', () => {
   expect(() => new RedisBroadcaster({ redis: options(), maxLen: 0 })).toThrow(SseOptionsError);
   expect(() => new RedisBroadcaster({ redis: options(), namespace: 'a}b' })).toThrow(SseOptionsError);
   expect(() => new RedisReplayer({ redis: undefined as never })).toThrow(SseOptionsError);
+  // A misspelt option is named, with the one it probably meant, before any connection is made.
+  expect(() => new RedisBroadcaster({ redis: options(), maxlen: 10 } as never)).toThrow('Invalid option "maxlen": unknown option (did you mean maxLen?)');
+  expect(() => new RedisReplayer({ redis: options(), blockMs: 10 } as never)).toThrow(expect.objectContaining({ code: 'options', option: 'blockMs' }));
+  expect(() => new RedisBroadcaster({ redis: options(), onErorr: () => undefined } as never)).toThrow(/did you mean onError\?/);
 });
 
 test('RedisReplayer stores with stream ids and replays by topic, with gaps for unknown ids', async () => {
