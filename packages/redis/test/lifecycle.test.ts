@@ -147,3 +147,35 @@ test('RedisReplayer stores with stream ids and replays by topic, with gaps for u
   }
   await waitFor(async () => (await redis.clientNames()).length === 0, 2000, 'the replayer to close');
 });
+
+test('a stream opened with replay: false neither exposes Last-Event-ID nor waits for the reader to reach it', async () => {
+  // Redis is down while the streams open, so the reader has not started: a registration that
+  // waits for it to reach the client's id would hold for timeoutMs (30 s here).
+  await redis.kill();
+  const broadcaster = new RedisBroadcaster({ redis: { ...options(), retryStrategy: () => 50 }, namespace: 'no-replay', timeoutMs: 30_000, onError: () => {} });
+  const handler = createSseHandler({ hub: broadcaster, replayer: broadcaster, heartbeatMs: 0 });
+  const opened: { replay: boolean; lastEventId: string | undefined }[] = [];
+  const server = createServer((req, res) => {
+    const replay = !req.url!.includes('replay=false');
+    void handler.open(req, res, { replay }).then((conn) => opened.push({ replay, lastEventId: conn.lastEventId }), () => res.destroy());
+  });
+  try {
+    const url = `${(await listen(server)).url}/`;
+    // First a stream that resumes: its headers are out, its registration waits for the reader.
+    await connect(url, { 'last-event-id': '1-0' });
+    // Then one that asked not to: it opens and registers at once, although it came later.
+    await connect(`${url}?replay=false`, { 'last-event-id': '1-0' });
+    await waitFor(() => opened.length === 1, 2000, 'the replay: false stream to open');
+    expect(opened).toEqual([{ replay: false, lastEventId: undefined }]);
+    expect(broadcaster.connectionCount()).toBe(1);
+    // Once Redis is back the reader starts, and the resuming stream registers too.
+    await redis.restart();
+    await waitFor(() => opened.length === 2, 10_000, 'the resuming stream to open');
+    expect(opened[1]).toEqual({ replay: true, lastEventId: '1-0' });
+    expect(broadcaster.connectionCount()).toBe(2);
+  } finally {
+    await handler.close();
+    await broadcaster.close();
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
