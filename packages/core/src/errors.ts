@@ -1,13 +1,53 @@
 /**
  * Errors thrown by ssekit. Every error is an {@link SseError} with a string-literal `code`, so
- * callers can branch on `err.code` without `instanceof` across package copies.
+ * callers can branch on `err.code`. `instanceof` works too, also across the ESM and CommonJS
+ * builds (two copies of each class when an app loads both): instances carry a brand that
+ * every copy recognises.
  */
 
 /** The kinds of error ssekit raises. */
-export type SseErrorCode = 'format' | 'closed' | 'options' | 'unavailable' | 'rejected';
+export type SseErrorCode = 'format' | 'closed' | 'options' | 'unavailable' | 'http';
+
+/** On an error: the brand ids of its class and of every ssekit class above it. */
+const BRANDS: unique symbol = Symbol.for('ssekit.error.brands');
+/** On an error class: its brand id. */
+const BRAND_ID: unique symbol = Symbol.for('ssekit.error.id');
+
+type Branded = { readonly [BRAND_ID]?: string };
+
+/**
+ * Gives an error class (a subclass of {@link SseError}) a brand id, so that `instanceof` of any
+ * copy of the class (the ESM and the CommonJS build of one package) recognises instances made
+ * by any other copy. Call it once, right after the class; `id` must be unique, for example
+ * `'<package>:<class>'`.
+ */
+export function brandError(errorClass: abstract new (...args: never[]) => SseError, id: string): void {
+  Object.defineProperty(errorClass, BRAND_ID, { value: id });
+}
+
+/** Brand ids of `errorClass` and the ssekit classes it extends. */
+function brandsOf(errorClass: Function): readonly string[] {
+  const ids: string[] = [];
+  for (let c: Function | null = errorClass; c !== null && c !== Error && c !== Function.prototype; c = Object.getPrototypeOf(c) as Function | null) {
+    if (Object.hasOwn(c, BRAND_ID)) ids.push((c as Branded)[BRAND_ID]!);
+  }
+  return ids;
+}
 
 /** Base class of every ssekit error. */
 export class SseError extends Error {
+  /**
+   * `value instanceof C` for `SseError` and its subclasses: true for instances of this copy of
+   * `C` (the usual prototype check), and for instances made by another copy of the same class.
+   */
+  static override [Symbol.hasInstance]<T>(this: abstract new (...args: never[]) => T, value: unknown): value is T {
+    if (Function.prototype[Symbol.hasInstance].call(this, value)) return true;
+    const id = Object.hasOwn(this, BRAND_ID) ? (this as Branded)[BRAND_ID] : undefined;
+    if (id === undefined || typeof value !== 'object' || value === null) return false;
+    const brands = (value as { [BRANDS]?: unknown })[BRANDS];
+    return Array.isArray(brands) && brands.includes(id);
+  }
+
   /** What went wrong, as a stable machine-readable string. */
   readonly code: SseErrorCode;
 
@@ -15,10 +55,12 @@ export class SseError extends Error {
     super(message, options);
     this.name = new.target.name;
     this.code = code;
+    Object.defineProperty(this, BRANDS, { value: brandsOf(new.target) });
   }
 }
+brandError(SseError, '@ssekit/core:SseError');
 
-/** The event field that could not be encoded. */
+/** The event field (or the comment, or the topic name) that could not be encoded. */
 export type SseField = 'id' | 'event' | 'data' | 'retry' | 'comment' | 'topic';
 
 /**
@@ -38,11 +80,15 @@ export class SseFormatError extends SseError {
     this.value = value;
   }
 }
+brandError(SseFormatError, '@ssekit/core:SseFormatError');
 
 /** Why a connection closed. */
 export type CloseReason = 'client' | 'server' | 'slow' | 'error';
 
-/** Raised by writes on a connection that has already closed. */
+/**
+ * A connection has closed: the reason of its `signal`'s abort. Writes on a closed connection
+ * do not throw it; they resolve `false`.
+ */
 export class SseClosedError extends SseError {
   /** Why the connection closed. */
   readonly reason: CloseReason;
@@ -52,6 +98,7 @@ export class SseClosedError extends SseError {
     this.reason = reason;
   }
 }
+brandError(SseClosedError, '@ssekit/core:SseClosedError');
 
 /** Invalid options passed to a factory or constructor; thrown at setup time. */
 export class SseOptionsError extends SseError {
@@ -66,16 +113,36 @@ export class SseOptionsError extends SseError {
     this.value = value;
   }
 }
+brandError(SseOptionsError, '@ssekit/core:SseOptionsError');
 
 /**
  * A backend (for example Redis) could not accept an operation. The operation did not take
  * effect: a rejected broadcast was delivered to nobody.
+ *
+ * It answers a request as 503 Service Unavailable with `Retry-After` (`status`, `statusCode`,
+ * `headers`), so a framework's default error handler, reached by a route that broadcasts and
+ * does not catch, answers correctly. Its message may name the backend's state and is not meant
+ * for clients (`expose: false`).
  */
 export class SseUnavailableError extends SseError {
-  constructor(message: string, options?: { cause?: unknown }) {
+  /** The HTTP status a request failing with this error answers with: 503. */
+  readonly status: number = 503;
+  /** Same as {@link SseUnavailableError.status}, for frameworks that read `statusCode`. */
+  readonly statusCode: number = 503;
+  /** The message is not shown to clients. */
+  readonly expose: boolean = false;
+  /** Headers of the error response: `Retry-After`. */
+  readonly headers: Record<string, string>;
+
+  /**
+   * @param options.retryAfterSeconds - the `Retry-After` value. @defaultValue 5
+   */
+  constructor(message: string, options?: { cause?: unknown; retryAfterSeconds?: number }) {
     super('unavailable', message, options);
+    this.headers = { 'Retry-After': String(options?.retryAfterSeconds ?? 5) };
   }
 }
+brandError(SseUnavailableError, '@ssekit/core:SseUnavailableError');
 
 /**
  * A request refused before its stream opened: a bad topic (400), a refused authorization
@@ -95,9 +162,10 @@ export class SseHttpError extends SseError {
   readonly headers: Record<string, string>;
 
   constructor(status: number, message: string, headers: Record<string, string> = {}) {
-    super('rejected', message);
+    super('http', message);
     this.status = status;
     this.statusCode = status;
     this.headers = headers;
   }
 }
+brandError(SseHttpError, '@ssekit/core:SseHttpError');

@@ -14,4 +14,5 @@ export { nonNegativeInt, positiveInt } from './options.js';
 export { assertKnownOptions, type OptionKeys } from './option-keys.js';
 export { Registry } from './registry.js';
 export { heartbeatStats } from './heartbeat.js';
+export { brandError } from './errors.js';
 export type { StreamRequest, OpenConnection, SseHandler } from './handler.js';

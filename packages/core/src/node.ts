@@ -35,11 +35,17 @@ export function readLastEventId(req: NodeRequest): string | undefined {
 }
 
 /**
- * Tells whether a client has gone away: pass a request (its socket or stream is closed), or an
- * error caught from a write (a reset or broken pipe, or an {@link SseClosedError} with reason
- * `client`).
+ * Tells whether the client of `request` has gone away (its socket, or its HTTP/2 stream, is
+ * closed).
  */
-export function isClientDisconnected(target: NodeRequest | unknown): boolean {
+export function isClientDisconnected(request: NodeRequest): boolean;
+/**
+ * Tells whether `error` (caught from a write, or the reason of a connection's `signal`) means
+ * the client went away: a reset or a broken pipe, or an {@link SseClosedError} with reason
+ * `client`. Any other value is `false`.
+ */
+export function isClientDisconnected(error: unknown): boolean;
+export function isClientDisconnected(target: unknown): boolean {
   if (target instanceof SseClosedError) return target.reason === 'client';
   // Errors from another realm (a vm context, a test sandbox) fail `instanceof Error`.
   if (target instanceof Error || Object.prototype.toString.call(target) === '[object Error]') {

@@ -535,7 +535,9 @@ describe('backpressure and heartbeats', () => {
 
   it('skips the heartbeat of a connection that sent something during the period', async () => {
     const conns = new Inbox<SseConnection>();
-    const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 100 })));
+    // A period long against the 5 ms writes, so that a loaded machine does not leave the busy
+    // stream a whole period without a write.
+    const server = await startServer((req, res) => conns.push(createConnection(req, res, { heartbeatMs: 400 })));
     const busy = await connect(server.url);
     const busyConn = await conns.next();
     const idle = await connect(server.url);
@@ -544,7 +546,7 @@ describe('backpressure and heartbeats', () => {
     // Keep the busy one writing far more often than the period until the idle one got 2 heartbeats.
     const timer = setInterval(() => void busyConn.send({ data: String(++n) }).catch(() => {}), 5);
     try {
-      for (let i = 0; i < 2; i++) expect(await idle.nextComment(1000)).toBe('');
+      for (let i = 0; i < 2; i++) expect(await idle.nextComment(3000)).toBe('');
     } finally {
       clearInterval(timer);
     }

@@ -38,7 +38,7 @@ describe('public API', () => {
     expect(new core.SseClosedError('slow')).toEqual(expect.objectContaining({ name: 'SseClosedError', code: 'closed', reason: 'slow' }));
     expect(new core.SseOptionsError('heartbeatMs', -1, 'x')).toEqual(expect.objectContaining({ code: 'options', option: 'heartbeatMs', value: -1 }));
     expect(new core.SseHttpError(429, 'busy', { 'Retry-After': '5' })).toEqual(
-      expect.objectContaining({ code: 'rejected', status: 429, statusCode: 429, expose: true, headers: { 'Retry-After': '5' } }),
+      expect.objectContaining({ code: 'http', status: 429, statusCode: 429, expose: true, headers: { 'Retry-After': '5' } }),
     );
   });
 });

@@ -38,7 +38,7 @@ test('a refused stream reaches error middleware as an SseHttpError', async () =>
   const { url, server } = await serve(app);
   const res = await fetchPlain(`${url}/events`);
   expect(res.status).toBe(403);
-  expect(JSON.parse(res.body)).toEqual({ code: 'rejected', message: 'Forbidden' });
+  expect(JSON.parse(res.body)).toEqual({ code: 'http', message: 'Forbidden' });
   expect(seen[0]).toBeInstanceOf(SseHttpError);
   await sse.close(server);
 });

@@ -15,7 +15,7 @@ import {
   type SseEvent,
   type StoredEvent,
 } from '@ssekit/core';
-import { Registry } from '@ssekit/core/integration';
+import { Registry, assertKnownOptions } from '@ssekit/core/integration';
 import type { RedisOptions } from 'ioredis';
 import { entryBytes } from './entry.js';
 import { RedisUnavailableError } from './errors.js';
@@ -67,7 +67,7 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   /** The stream key. */
   readonly stream: string;
   private readonly local = new Registry();
-  private readonly log: StreamStore;
+  private readonly streamStore: StreamStore;
   private readonly reader: StreamReader;
   private readonly timeoutMs: number;
   private closing: Promise<void> | undefined;
@@ -90,7 +90,7 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
       lazyConnect: false,
       connectionName: name ? `${name}:reader` : 'ssekit:reader',
     });
-    this.log = new StreamStore(new Link(client, given === undefined, onError), settings);
+    this.streamStore = new StreamStore(new Link(client, given === undefined, onError), settings);
     this.reader = new StreamReader({
       link: new Link(readerClient, true, onError),
       key: settings.key,
@@ -112,12 +112,19 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
 
   /**
    * Resolves once the reader knows where the stream ends and the command connection is up:
-   * broadcasts made from then on reach this instance's connections. Waits as long as it takes;
-   * rejects if the broadcaster is closed first.
+   * broadcasts made from then on reach this instance's connections.
+   * @param options.timeoutMs - longest wait, in milliseconds. @defaultValue the `timeoutMs` option
+   * @throws {RedisUnavailableError} (as a rejection) when Redis is not reachable within the
+   *   wait, or the broadcaster is closed first.
    */
-  async ready(): Promise<void> {
-    await this.reader.started;
-    if (!this.log.link.ready && !this.closing) await this.log.link.nextReady();
+  async ready(options: { timeoutMs?: number } = {}): Promise<void> {
+    assertKnownOptions(options, ['timeoutMs']);
+    const timeoutMs = positiveInt('timeoutMs', options.timeoutMs, this.timeoutMs);
+    const up = (async () => {
+      await this.reader.started;
+      if (!this.streamStore.link.ready && !this.closing) await this.streamStore.link.nextReady();
+    })();
+    await withTimeout(up, timeoutMs, () => new RedisUnavailableError(`Redis was not reachable within ${timeoutMs} ms (status: ${this.streamStore.link.client.status})`, false));
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed', false);
   }
 
@@ -183,7 +190,7 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   async replay(afterId: string, send: ReplaySend, options?: ReplayOptions): Promise<ReplayResult> {
     if (normalizeStreamId(afterId) === undefined) return { count: 0, gap: true };
     await this.started('the replay');
-    return this.log.replay(afterId, this.reader.lastId!, send, options);
+    return this.streamStore.replay(afterId, this.reader.lastId!, send, options);
   }
 
   /** Connections registered on this instance. */
@@ -205,16 +212,16 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
     this.closing ??= (async () => {
       this.local.close();
       await this.reader.stop(this.timeoutMs);
-      await this.log.link.close(this.timeoutMs);
+      await this.streamStore.link.close(this.timeoutMs);
     })();
     return this.closing;
   }
 
   private async publish(topic: string | undefined, event: SseEvent): Promise<StoredEvent> {
-    const fields = this.log.prepare(event, topic);
+    const fields = this.streamStore.prepare(event, topic);
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed; the event was not sent', false);
     await this.started('the event');
-    return this.log.append(event, fields);
+    return this.streamStore.append(event, fields);
   }
 
   /** Waits (bounded) for the reader's start, so a first broadcast is not missed locally. */
@@ -229,7 +236,7 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
       const position = this.reader.lastId;
       if (position !== undefined && compareStreamIds(id, position) <= 0) return;
       // A made-up or lost id would never be reached: only wait for one the stream has.
-      const newest = await this.log.newestId();
+      const newest = await this.streamStore.newestId();
       if (newest === undefined || compareStreamIds(newest, id) < 0) return;
       await this.reader.reached(id, this.timeoutMs);
     } catch {

@@ -2,6 +2,7 @@
  * The error a Redis-backed operation rejects with when Redis cannot take it.
  */
 import { SseUnavailableError } from '@ssekit/core';
+import { brandError } from '@ssekit/core/integration';
 
 /**
  * Redis could not take a broadcast (or answer a replay). It is an `SseUnavailableError`
@@ -13,6 +14,9 @@ import { SseUnavailableError } from '@ssekit/core';
  * - `stored: 'unknown'`: the command was sent but no answer came back in time (timeout, or the
  *   connection dropped while waiting). Redis may have appended it, and then every instance
  *   delivers it. Retrying may deliver it twice, with two different ids.
+ *
+ * Like every `SseUnavailableError` it answers a request as 503 with `Retry-After`, so a route
+ * that broadcasts and does not catch gets a 503 from the framework's default error handler.
  */
 export class RedisUnavailableError extends SseUnavailableError {
   /** Whether the event may have been stored anyway; see the class description. */
@@ -23,3 +27,4 @@ export class RedisUnavailableError extends SseUnavailableError {
     this.stored = stored;
   }
 }
+brandError(RedisUnavailableError, '@ssekit/redis:RedisUnavailableError');

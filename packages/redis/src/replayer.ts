@@ -47,7 +47,7 @@ export interface RedisReplayerOptions extends RedisStreamOptions {
 export class RedisReplayer implements Replayer {
   /** The stream key. */
   readonly stream: string;
-  private readonly log: StreamStore;
+  private readonly streamStore: StreamStore;
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisReplayerOptions) {
@@ -58,7 +58,7 @@ export class RedisReplayer implements Replayer {
     const given = isRedisClient(options.redis) ? options.redis : undefined;
     const client = given ?? createClient(options.redis as RedisOptions, 'ssekit:replayer');
     this.stream = settings.key;
-    this.log = new StreamStore(new Link(client, given === undefined, options.onError), settings);
+    this.streamStore = new StreamStore(new Link(client, given === undefined, options.onError), settings);
   }
 
   /**
@@ -67,7 +67,7 @@ export class RedisReplayer implements Replayer {
    * @throws {RedisUnavailableError} when Redis does not take it; see its `stored` field.
    */
   store(event: SseEvent, topic?: string): Promise<StoredEvent> {
-    return this.log.add(event, topic);
+    return this.streamStore.add(event, topic);
   }
 
   /**
@@ -76,12 +76,12 @@ export class RedisReplayer implements Replayer {
    * @throws {RedisUnavailableError} when Redis cannot be read (`withReplay` reports a gap).
    */
   replay(afterId: string, send: ReplaySend, options?: ReplayOptions): Promise<ReplayResult> {
-    return this.log.replay(afterId, '+', send, options);
+    return this.streamStore.replay(afterId, '+', send, options);
   }
 
   /** Closes the Redis connection if it was created from options. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.log.link.close(this.log.settings.timeoutMs);
+    this.closing ??= this.streamStore.link.close(this.streamStore.settings.timeoutMs);
     return this.closing;
   }
 }
