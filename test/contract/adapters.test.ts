@@ -7,14 +7,23 @@ import { Hub, MemoryReplayer, type Broadcaster, type Connection } from '@ssekit/
 import { connect, connectStalled, fetchPlain, track, waitFor, type SseClient } from '@ssekit/testkit';
 import { adapters, type ContractOptions, type Route, type RunningApp, type StartOptions } from '@ssekit/testkit/adapters';
 
+/** What `?late` routes got back from writing after their client left. */
+const lateWrites: boolean[][] = [];
+
 /**
  * The route every test uses: topics from `?topic=`, `?hello` sends one event right after the
- * stream opens (telling whether replay found a gap), `?fail` throws before `sse()`.
+ * stream opens (telling whether replay found a gap), `?fail` throws before `sse()`, `?late`
+ * waits for the client to leave and then writes, the way an Express 4 route that does not
+ * catch would.
  */
 const route: Route = async ({ sse, query }) => {
   if (query.has('fail')) throw new Error('route failed before sse()');
   const conn = await sse({ topics: query.getAll('topic') });
   if (query.has('hello')) await conn.send({ event: 'hello', data: `gap=${conn.replayGap}` });
+  if (query.has('late')) {
+    await conn.closedPromise();
+    lateWrites.push([await conn.send({ data: 'late' }), await conn.sendComment('late'), await conn.setRetry(1000), await conn.pipe(['late'])]);
+  }
 };
 
 describe.each(adapters)('$name adapter', (adapter) => {
@@ -165,6 +174,37 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect((await fast.next()).data).toBe('after');
     expect(fastConn.closed).toBe(false);
     expect(await count(app)).toBe(1);
+  });
+
+  test("counts its own streams, like the hub's count", async () => {
+    const app = await start();
+    expect(app.connectionCount()).toBe(0);
+    const client = await open(app.url);
+    await waitFor(() => app.connectionCount() === 1, 2000, 'the adapter to count the stream');
+    expect(await count(app)).toBe(1);
+    client.close();
+    await waitFor(() => app.connectionCount() === 0, 2000, 'the stream to leave the count');
+  });
+
+  test('writing after the client left resolves false: no unhandled rejection, nothing logged', async () => {
+    const unhandled: unknown[] = [];
+    const onUnhandled = (reason: unknown): void => void unhandled.push(reason);
+    process.on('unhandledRejection', onUnhandled);
+    track(() => process.off('unhandledRejection', onUnhandled));
+    lateWrites.length = 0;
+    const app = await start();
+    const client = await open(`${app.url}?late`);
+    await waitFor(async () => (await count(app)) === 1, 2000, 'the stream to register');
+    client.close();
+    // The route ends by recording what its writes resolved to, or fails (logged or unhandled).
+    await waitFor(() => lateWrites.length === 1 || app.logs.length > 0 || unhandled.length > 0, 2000, 'the route to write after the client left');
+    expect(lateWrites).toEqual([[false, false, false, false]]);
+    // The route has returned; what its promise could still cause (a framework log, an unhandled
+    // rejection, reported after the microtasks of this turn) surfaces within two turns.
+    for (let turn = 0; turn < 2; turn++) await new Promise((resolve) => setImmediate(resolve));
+    expect(unhandled).toEqual([]);
+    expect(app.logs).toEqual([]);
+    expect(app.connections[0]!.closeReason).toBe('client');
   });
 
   test('rejects bad options at registration', async () => {

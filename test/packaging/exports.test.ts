@@ -9,13 +9,16 @@ import { resolve } from 'node:path';
 
 const ROOT = resolve(__dirname, '../..');
 
+/** What every adapter re-exports from `@ssekit/core`, so that a quick start needs one install. */
+const QUICK_START = ['Hub', 'MemoryReplayer', 'SseHttpError', 'SseFormatError', 'SseOptionsError', 'SseClosedError'];
+
 /** Each entry point with names it must export (the API report pins the full list). */
 const ENTRIES: readonly (readonly [pkg: string, entry: string, names: readonly string[]])[] = [
   ['core', '.', ['formatEvent', 'formatComment', 'SseFormatError', 'SseClosedError', 'SseWriter', 'SseConnection', 'createConnection', 'DefaultProvider', 'Hub', 'MemoryReplayer', 'withReplay', 'isClientDisconnected']],
   ['core', './integration', ['nodeSink', 'streamHeaders', 'formatEventBody', 'withIdLine', 'Registry', 'heartbeatStats', 'nonNegativeInt', 'positiveInt']],
-  ['express', '.', ['expressSse', 'default']],
-  ['fastify', '.', ['fastifySse', 'default']],
-  ['koa', '.', ['koaSse', 'default']],
+  ['express', '.', ['expressSse', 'default', ...QUICK_START]],
+  ['fastify', '.', ['fastifySse', 'default', ...QUICK_START]],
+  ['koa', '.', ['koaSse', 'default', ...QUICK_START]],
   ['redis', '.', ['RedisBroadcaster', 'RedisReplayer']],
 ];
 
@@ -75,5 +78,14 @@ describe('@ssekit/core entries share one copy of the code per format', () => {
     ['import', ['--input-type=module', '-e', snippet("const core = await import('@ssekit/core'); const integration = await import('@ssekit/core/integration');")]],
   ])('with %s, the integration entry sees the connections of the main entry', (_how, args) => {
     expect(JSON.parse(run(dir, args))).toEqual([{ timers: 1, members: 1 }, { timers: 0, members: 0 }, 0]);
+  });
+});
+
+describe.each(['express', 'fastify', 'koa'])('@ssekit/%s re-exports', (name) => {
+  it.each([
+    ['require', ['-e', `const a = require('@ssekit/${name}'); const c = require('@ssekit/core'); console.log(JSON.stringify(${JSON.stringify(QUICK_START)}.map((n) => a[n] === c[n])))`]],
+    ['import', ['--input-type=module', '-e', `const a = await import('@ssekit/${name}'); const c = await import('@ssekit/core'); console.log(JSON.stringify(${JSON.stringify(QUICK_START)}.map((n) => a[n] === c[n])))`]],
+  ])("core's own classes (with %s), not copies", (_how, args) => {
+    expect(JSON.parse(run(resolve(ROOT, 'packages', name), args))).toEqual(QUICK_START.map(() => true));
   });
 });

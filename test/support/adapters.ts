@@ -47,9 +47,11 @@ export interface RunningApp {
   readonly url: string;
   readonly port: number;
   readonly hub: Broadcaster;
+  /** The adapter's own count of the streams open through it. */
+  connectionCount(): number;
   /** Every connection the route opened, in order. */
   readonly connections: Connection[];
-  /** Warnings and errors the framework logged. */
+  /** Warnings and errors the framework logged (Express: what reached its error handling). */
   readonly logs: string[];
   /** The adapter's documented shutdown path: ends every stream and closes the server. */
   shutdown(): Promise<void>;
@@ -124,7 +126,7 @@ function adapter(name: Adapter['name']): Adapter {
           await app.close();
         })());
       track(close);
-      return { url: `http://127.0.0.1:${port}/events`, port, hub: app.hub, connections, logs, shutdown: app.close, close };
+      return { url: `http://127.0.0.1:${port}/events`, port, hub: app.hub, connectionCount: app.connectionCount, connections, logs, shutdown: app.close, close };
     },
     async register(options) {
       const app = await buildApp(name, modules, { sse: options as ContractOptions });

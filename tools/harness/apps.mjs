@@ -35,7 +35,8 @@ import http from 'node:http';
  * @property {(app: unknown) => unknown} [prepare] called with the framework's app before the
  *   adapter is installed: middleware or plugins that must run first (compression, CORS)
  * @property {string[]} [logs] collects what the framework logs at warning level or above
- *   (Fastify's logger, Koa's error events); without it Fastify logs nothing
+ *   (Fastify's logger, Koa's error events, and for Express what reaches its error handling,
+ *   which it logs itself only outside NODE_ENV=test); without it Fastify logs nothing
  * @property {boolean} [quiet] refusals and failed routes are answered without logging
  *   (Express, Koa); default false: each framework's own behaviour
  */
@@ -143,6 +144,13 @@ export async function buildApp(adapter, modules, options = {}) {
     app.get(path, async (req, res) => {
       await route((o) => res.sse(o), req.url);
     });
+    if (logs) {
+      // As for Koa, exposed (4xx-style) errors such as refusals are not problems.
+      app.use((error, _req, _res, next) => {
+        if (!error?.expose) logs.push(String(error?.stack ?? error));
+        next(error);
+      });
+    }
     if (quiet) {
       // Answers refusals with their status and headers, and logs nothing.
       app.use((error, _req, res, _next) => refuse(res, error));
@@ -169,7 +177,7 @@ export async function buildApp(adapter, modules, options = {}) {
       server: app.server,
       app,
       hub: app.sseHub,
-      connectionCount: () => app.sseHub.connectionCount(),
+      connectionCount: () => app.sseConnectionCount(),
       async listen({ port = 0, host = '127.0.0.1', backlog = 511 } = {}) {
         await app.listen({ port, host, backlog });
         return app.server.address().port;

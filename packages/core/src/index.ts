@@ -38,3 +38,4 @@ export {
 export { withReplay, RESET_EVENT, type WithReplayOptions } from './handoff.js';
 export { createSseHandler, type SseHandler, type OpenContext, type StreamRequest, type OpenConnection } from './handler.js';
 export { closeServerAndStreams, type ClosableServer, type ClosableStreams } from './shutdown.js';
+export type { OpenStream, SseMiddlewareApi } from './adapter.js';

@@ -16,3 +16,4 @@ export { Registry } from './registry.js';
 export { heartbeatStats } from './heartbeat.js';
 export { brandError } from './errors.js';
 export type { StreamRequest, OpenConnection, SseHandler } from './handler.js';
+export { handlerApi } from './adapter.js';

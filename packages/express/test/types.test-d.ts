@@ -3,8 +3,24 @@
  * use everything the middleware adds without casts, and misuse must not compile.
  */
 import express from 'express';
-import type { Broadcaster, Connection } from '@ssekit/core';
-import expressSseDefault, { expressSse, type ExpressSseMiddleware } from '@ssekit/express';
+import expressSseDefault, {
+  expressSse,
+  Hub,
+  MemoryReplayer,
+  SseClosedError,
+  SseFormatError,
+  SseHttpError,
+  SseOptionsError,
+  type Broadcaster,
+  type Connection,
+  type ExpressSseMiddleware,
+  type SseEvent,
+} from '@ssekit/express';
+
+// One install is enough: the quick start's names come from the adapter.
+const replayed: ExpressSseMiddleware<Hub> = expressSse({ replayer: new MemoryReplayer(100) });
+const event: SseEvent = { event: 'tick', data: 1 };
+void [replayed, event, SseClosedError, SseFormatError, SseHttpError, SseOptionsError];
 
 const app = express();
 const sse: ExpressSseMiddleware = expressSse({
@@ -21,7 +37,8 @@ void shutdown;
 
 app.get('/events', async (req, res) => {
   const conn: Connection = await res.sse({ topics: [String(req.query['room'])], replay: false });
-  await conn.send({ event: 'ready', data: 'x' });
+  const accepted: boolean = await conn.send({ event: 'ready', data: 'x' });
+  void accepted;
   const fromLocals: Broadcaster | undefined = req.app.locals.sseHub;
   void fromLocals?.broadcastTo('room', { data: 1 });
   // @ts-expect-error the hub is only set once a request has passed the middleware

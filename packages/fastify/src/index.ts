@@ -1,17 +1,18 @@
 /**
  * `@ssekit/fastify`: Server-Sent Events for Fastify.
  *
- * A plugin over the shared `@ssekit/core` handler: it decorates `app.sseHub` and
- * `reply.sse()`. A stream takes the reply over with `reply.hijack()` once it is open, so
- * Fastify sends nothing else on it. A refused stream rejects `reply.sse()` with an
- * `SseHttpError` before anything is written, and Fastify's error handling answers with its
- * `statusCode` and `headers`. Open streams are ended in a `preClose` hook: by `onClose` the
- * server would already be waiting for them.
+ * A plugin over the shared `@ssekit/core` handler: it decorates `app.sseHub`,
+ * `app.sseConnectionCount()` and `reply.sse()`. A stream takes the reply over with
+ * `reply.hijack()` once it is open, so Fastify sends nothing else on it. A refused stream
+ * rejects `reply.sse()` with an `SseHttpError` before anything is written, and Fastify's error
+ * handling answers with its `statusCode` and `headers`. Open streams are ended in a `preClose`
+ * hook: by `onClose` the server would already be waiting for them. The package re-exports what
+ * a quick start needs from `@ssekit/core`, so it is the only one to install.
  * @packageDocumentation
  */
 import type { FastifyPluginCallback, FastifyReply, FastifyRequest, RegisterOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { createSseHandler, type Broadcaster, type Connection, type OpenOptions, type SseHandler, type SseOptions } from '@ssekit/core';
+import { createSseHandler, type Broadcaster, type Connection, type OpenOptions, type OpenStream, type SseHandler, type SseOptions } from '@ssekit/core';
 
 /**
  * Options of {@link fastifySse}: every option of `@ssekit/core`'s `SseOptions`, with
@@ -21,24 +22,25 @@ export type FastifySseOptions = SseOptions<FastifyRequest>;
 
 declare module 'fastify' {
   interface FastifyInstance {
-    /** The hub of the `@ssekit/fastify` plugin: broadcast through it. */
+    /**
+     * The hub of the `@ssekit/fastify` plugin: broadcast through it. Typed as a `Broadcaster`
+     * (a declaration merge cannot carry the type of the hub you passed): write
+     * `app.sseHub as Hub` for the in-memory hub's extras (hooks, `topicNames()`).
+     */
     sseHub: Broadcaster;
+    /** Number of streams open through the `@ssekit/fastify` plugin. */
+    sseConnectionCount(): number;
   }
   interface FastifyReply {
     /**
-     * Opens an event stream for this request (added by `@ssekit/fastify`): validates topics,
-     * applies limits and `authorize`, writes the headers, registers the stream on the hub and
-     * replays what the client missed. Resolves with the connection once replay is written;
-     * the reply is then hijacked, so return nothing (or `reply`) from the handler.
-     *
-     * Rejects with an `SseHttpError` (400, 403, 429 or 503, with `Retry-After` when relevant)
-     * when the request is refused; nothing was written, so Fastify's error handling answers.
+     * Opens an event stream for this request (added by `@ssekit/fastify`); see `OpenStream`.
+     * The reply is then hijacked, so return nothing (or `reply`) from the handler.
      */
-    sse(options?: OpenOptions): Promise<Connection>;
+    sse: OpenStream;
   }
 }
 
-function openOn(handler: SseHandler<FastifyRequest>, reply: FastifyReply, call: OpenOptions | undefined): Promise<Connection> {
+function openOn(handler: SseHandler<FastifyRequest>, reply: FastifyReply, openOptions: OpenOptions | undefined): Promise<Connection> {
   const request = reply.request;
   // Hooks set headers on the reply (CORS, for one), which Fastify writes only when it sends
   // the reply itself. The stream writes the raw response: hand them over first. Should the
@@ -47,7 +49,7 @@ function openOn(handler: SseHandler<FastifyRequest>, reply: FastifyReply, call: 
   for (const [name, value] of Object.entries(reply.getHeaders())) {
     if (value !== undefined && !raw.hasHeader(name)) raw.setHeader(name, value);
   }
-  return handler.open(request.raw, reply.raw, call, { request, ip: request.ip }).then(
+  return handler.open(request.raw, reply.raw, openOptions, { request, ip: request.ip }).then(
     (connection) => {
       reply.hijack();
       return connection;
@@ -72,8 +74,9 @@ const plugin: FastifyPluginCallback<FastifySseOptions> = (fastify, options, done
     return;
   }
   fastify.decorate('sseHub', handler.hub);
-  fastify.decorateReply('sse', function sse(this: FastifyReply, call?: OpenOptions): Promise<Connection> {
-    return openOn(handler, this, call);
+  fastify.decorate('sseConnectionCount', () => handler.connectionCount());
+  fastify.decorateReply('sse', function sse(this: FastifyReply, openOptions?: OpenOptions): Promise<Connection> {
+    return openOn(handler, this, openOptions);
   });
   // End the streams before Fastify closes the server, which waits for open connections.
   fastify.addHook('preClose', (hookDone) => {
@@ -84,15 +87,16 @@ const plugin: FastifyPluginCallback<FastifySseOptions> = (fastify, options, done
 
 /**
  * The Fastify plugin (wrapped with `fastify-plugin`, so its decorators are visible to the
- * whole app). Options are validated first: an invalid one makes `register()` (or `ready()`)
- * reject with an `SseOptionsError`.
+ * whole app). Options are validated first: an invalid one (or an unknown key; Fastify's own
+ * `prefix`, `logLevel` and `logSerializers` aside) makes `register()` (or `ready()`) reject
+ * with an `SseOptionsError`.
  *
  * @example
  * ```ts
  * await app.register(fastifySse, { heartbeatMs: 15_000 });
  * app.get('/events', async (request, reply) => {
  *   const conn = await reply.sse({ topics: ['news'] });
- *   await conn.send({ data: 'hello' });
+ *   await conn.send({ data: 'hello' }); // false, not a rejection, if the client has left
  * });
  * app.sseHub.broadcastTo('news', { data: { headline: 'ssekit 0.1' } });
  * ```
@@ -103,4 +107,5 @@ export const fastifySse: FastifyPluginCallback<FastifySseOptions> = fp(plugin, {
 });
 
 export default fastifySse;
-export type { Broadcaster, Connection, OpenOptions } from '@ssekit/core';
+export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, OpenOptions, OpenStream, SseEvent, SseOptions } from '@ssekit/core';

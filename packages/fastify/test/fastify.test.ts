@@ -12,11 +12,13 @@ test('is a fastify-plugin named @ssekit/fastify for Fastify 5, default and named
   expect(fastifySseDefault).toBe(fastifySse);
 });
 
-test('decorates the hub passed in, visible outside the plugin', async () => {
+test('decorates the hub passed in and a stream count, visible outside the plugin', async () => {
   const hub = new Hub();
   const app = Fastify();
-  await app.register(fastifySse, { hub });
+  // Fastify's own registration options are not taken for unknown ssekit options.
+  await app.register(fastifySse, { hub, prefix: '/sse', logLevel: 'warn' } as never);
   expect(app.sseHub).toBe(hub);
+  expect(app.sseConnectionCount()).toBe(0);
   await app.close();
 });
 

@@ -3,8 +3,22 @@
  * use everything the plugin adds without casts, and misuse must not compile.
  */
 import Fastify from 'fastify';
-import type { Broadcaster, Connection } from '@ssekit/core';
-import fastifySseDefault, { fastifySse } from '@ssekit/fastify';
+import fastifySseDefault, {
+  fastifySse,
+  Hub,
+  MemoryReplayer,
+  SseClosedError,
+  SseFormatError,
+  SseHttpError,
+  SseOptionsError,
+  type Broadcaster,
+  type Connection,
+  type SseEvent,
+} from '@ssekit/fastify';
+
+// One install is enough: the quick start's names come from the adapter.
+const event: SseEvent = { event: 'tick', data: 1 };
+void [event, SseClosedError, SseFormatError, SseHttpError, SseOptionsError];
 
 async function main(): Promise<void> {
   const app = Fastify();
@@ -14,6 +28,12 @@ async function main(): Promise<void> {
   });
   const hub: Broadcaster = app.sseHub;
   void hub.broadcast({ data: { hello: 'world' } });
+  // The decorated hub is a Broadcaster; the in-memory hub's extras need the documented cast.
+  const memory = app.sseHub as Hub;
+  const topics: string[] = memory.topicNames();
+  const open: number = app.sseConnectionCount();
+  void [topics, open];
+  await app.register(fastifySse, { replayer: new MemoryReplayer(100) });
 
   app.get<{ Querystring: { room: string } }>('/events', async (request, reply) => {
     const conn: Connection = await reply.sse({ topics: [request.query.room] });

@@ -6,7 +6,8 @@
  * response nor rewrites it after the route returns
  * (https://koajs.com/#ctx-respond). A refused stream rejects `ctx.sse()` with an
  * `SseHttpError` before anything is written; Koa's error handling answers with its `status`,
- * `headers` and (exposed) message.
+ * `headers` and (exposed) message. The package re-exports what a quick start needs from
+ * `@ssekit/core`, so it is the only one to install.
  * @packageDocumentation
  */
 import type Koa from 'koa';
@@ -15,11 +16,11 @@ import {
   isClientDisconnected,
   type Broadcaster,
   type Hub,
-  type ClosableServer,
-  type Connection,
-  type OpenOptions,
+  type OpenStream,
+  type SseMiddlewareApi,
   type SseOptions,
 } from '@ssekit/core';
+import { handlerApi } from '@ssekit/core/integration';
 
 /**
  * Options of {@link koaSse}: every option of `@ssekit/core`'s `SseOptions`, with `authorize`
@@ -27,49 +28,37 @@ import {
  */
 export type KoaSseOptions = SseOptions<Koa.Context>;
 
-/** The middleware returned by {@link koaSse}. */
-export interface KoaSseMiddleware<H extends Broadcaster = Broadcaster> {
+/** The middleware returned by {@link koaSse}, with the hub, a stream count and `close()`. */
+export interface KoaSseMiddleware<H extends Broadcaster = Broadcaster> extends SseMiddlewareApi<H> {
   /** Adds `ctx.sse()` and `ctx.sseHub`, then runs the downstream middleware. */
   (ctx: Koa.ExtendableContext, next: Koa.Next): Promise<void>;
-  /** The broadcaster every stream is registered on: broadcast through it. */
-  readonly hub: H;
-  /** Number of streams open through this middleware. */
-  connectionCount(): number;
-  /**
-   * Ends every stream with a final `retry:` hint and refuses new ones with 503.
-   *
-   * With `server` (what `app.listen()` returns), shuts it down too: stops accepting
-   * connections, ends the streams, closes the keep-alive connections they leave idle and
-   * resolves once the server has closed. A bare `server.close()` would wait for every client
-   * to go away, since an event stream never ends on its own.
-   */
-  close(server?: ClosableServer): Promise<void>;
 }
 
 declare module 'koa' {
   interface ExtendableContext {
     /**
-     * Opens an event stream for this request (added by `@ssekit/koa`): validates topics,
-     * applies limits and `authorize`, writes the headers, registers the stream on the hub and
-     * replays what the client missed. Resolves with the connection once replay is written;
-     * Koa then leaves the response alone (`ctx.respond = false`).
-     *
-     * Rejects with an `SseHttpError` (400, 403, 429 or 503, with `Retry-After` when relevant)
-     * when the request is refused; nothing was written, so Koa's error handling answers.
+     * Opens an event stream for this request (added by `@ssekit/koa`); see `OpenStream`. Koa
+     * then leaves the response alone (`ctx.respond = false`).
      */
-    sse(options?: OpenOptions): Promise<Connection>;
+    sse: OpenStream;
     /** The hub of the `@ssekit/koa` middleware. */
     sseHub: Broadcaster;
   }
 }
 
+/** Marks a context whose `onerror` already lets client disconnects pass. */
+const kQuiet: unique symbol = Symbol('ssekit.koa.quietDisconnects');
+
 /**
  * Koa reports a socket error on a finished-or-not response to `ctx.onerror`, which emits it on
  * the app (logged by default). A client dropping an event stream, even with a reset, is how
  * streams normally end: the connection records it as close reason `client`, and it is not an
- * application error.
+ * application error. Wrapped once per context, however often `ctx.sse()` is called.
  */
 function quietDisconnects(ctx: Koa.ExtendableContext): void {
+  const marked = ctx as Koa.ExtendableContext & { [kQuiet]?: true };
+  if (marked[kQuiet]) return;
+  marked[kQuiet] = true;
   const onerror = ctx.onerror;
   ctx.onerror = (error: Error) => {
     if (error != null && isClientDisconnected(error)) return;
@@ -78,8 +67,8 @@ function quietDisconnects(ctx: Koa.ExtendableContext): void {
 }
 
 /**
- * Creates the Koa middleware. Options are validated here: an invalid one throws an
- * `SseOptionsError` at once.
+ * Creates the Koa middleware. Options are validated here: an invalid one (or an unknown key)
+ * throws an `SseOptionsError` at once.
  *
  * @example
  * ```ts
@@ -87,7 +76,7 @@ function quietDisconnects(ctx: Koa.ExtendableContext): void {
  * app.use(sse);
  * app.use(async (ctx) => {
  *   const conn = await ctx.sse({ topics: ['news'] });
- *   await conn.send({ data: 'hello' });
+ *   await conn.send({ data: 'hello' }); // false, not a rejection, if the client has left
  * });
  * sse.hub.broadcastTo('news', { data: { headline: 'ssekit 0.1' } });
  * ```
@@ -97,10 +86,10 @@ export function koaSse<H extends Broadcaster = Hub>(options: KoaSseOptions & { h
 
   const middleware = (ctx: Koa.ExtendableContext, next: Koa.Next): Promise<void> => {
     ctx.sseHub = handler.hub;
-    ctx.sse = async (call?: OpenOptions) => {
+    ctx.sse = async (openOptions) => {
       quietDisconnects(ctx);
       try {
-        const connection = await handler.open(ctx.req, ctx.res, call, { request: ctx as Koa.Context, ip: ctx.ip });
+        const connection = await handler.open(ctx.req, ctx.res, openOptions, { request: ctx as Koa.Context, ip: ctx.ip });
         ctx.respond = false;
         return connection;
       } catch (error) {
@@ -113,13 +102,9 @@ export function koaSse<H extends Broadcaster = Hub>(options: KoaSseOptions & { h
     return next().then(() => undefined);
   };
 
-  return Object.assign(middleware, {
-    // The hub given in the options, or the in-memory Hub the handler created.
-    hub: handler.hub as H,
-    connectionCount: () => handler.connectionCount(),
-    close: (server?: ClosableServer) => handler.close(server),
-  });
+  return Object.assign(middleware, handlerApi<H, Koa.Context>(handler));
 }
 
 export default koaSse;
-export type { Broadcaster, ClosableServer, Connection, OpenOptions } from '@ssekit/core';
+export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions } from '@ssekit/core';

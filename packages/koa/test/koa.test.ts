@@ -37,3 +37,26 @@ test('sets ctx.sseHub, and upstream middleware can answer a refusal its own way'
   await sse.close(server);
   await client.waitEnd();
 });
+
+test('ctx.sse() lets client disconnects pass ctx.onerror, wrapping it once however often it is called', async () => {
+  const app = new Koa();
+  app.silent = true;
+  const sse = koaSse({ heartbeatMs: 0 });
+  const wrapped: boolean[] = [];
+  app.use(sse);
+  app.use(async (ctx) => {
+    const original = ctx.onerror;
+    // A refused call (bad topic) still installs the guard, before anything is written.
+    await ctx.sse({ topics: [''] }).catch(() => undefined);
+    const afterFirst = ctx.onerror;
+    const conn = await ctx.sse();
+    wrapped.push(afterFirst !== original, ctx.onerror === afterFirst);
+    await conn.send({ data: 'hi' });
+  });
+  const { server, url } = await listen(http.createServer(app.callback()));
+  const client = await connect(`${url}/`);
+  expect((await client.next()).data).toBe('hi');
+  expect(wrapped).toEqual([true, true]);
+  await sse.close(server);
+  await client.waitEnd();
+});

@@ -3,8 +3,24 @@
  * use everything the middleware adds without casts, and misuse must not compile.
  */
 import Koa from 'koa';
-import type { Broadcaster, Connection } from '@ssekit/core';
-import koaSseDefault, { koaSse, type KoaSseMiddleware } from '@ssekit/koa';
+import koaSseDefault, {
+  koaSse,
+  Hub,
+  MemoryReplayer,
+  SseClosedError,
+  SseFormatError,
+  SseHttpError,
+  SseOptionsError,
+  type Broadcaster,
+  type Connection,
+  type KoaSseMiddleware,
+  type SseEvent,
+} from '@ssekit/koa';
+
+// One install is enough: the quick start's names come from the adapter.
+const replayed: KoaSseMiddleware<Hub> = koaSse({ replayer: new MemoryReplayer(100) });
+const event: SseEvent = { event: 'tick', data: 1 };
+void [replayed, event, SseClosedError, SseFormatError, SseHttpError, SseOptionsError];
 
 const app = new Koa();
 const sse: KoaSseMiddleware = koaSse({
