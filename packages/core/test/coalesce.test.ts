@@ -1,4 +1,5 @@
 import { Hub, SseConnection, type SseSink } from '@ssekit/core';
+import { createCoalescer, kCork, kUncork, NO_STAMP, type Coalescer, type Corkable } from '../src/coalesce';
 
 /** A sink that records the order of writes, corks and uncorks. */
 function recordingSink(): SseSink & { log: string[] } {
@@ -52,4 +53,36 @@ describe('broadcast coalescing', () => {
     await nextTick();
     expect(sink.log.slice(6)).toEqual(['write data: d']);
   });
+});
+
+describe('createCoalescer', () => {
+  /** A member that records its corks, and keeps its stamp the way a connection does. */
+  function member(log: string[], name: string) {
+    let stamp = NO_STAMP;
+    const m: Corkable = {
+      [kCork]: () => void log.push(`cork ${name}`),
+      [kUncork]: () => void log.push(`uncork ${name}`),
+    };
+    return { write: (c: Coalescer) => void (stamp = c.beforeWrite(m, stamp)) };
+  }
+
+  it('corks a member on its second write of a tick, once, and uncorks every corked member when the tick ends', async () => {
+    const log: string[] = [];
+    const coalescer = createCoalescer();
+    const a = member(log, 'a');
+    const b = member(log, 'b');
+    a.write(coalescer);
+    b.write(coalescer);
+    expect(log).toEqual([]);
+    a.write(coalescer);
+    a.write(coalescer);
+    b.write(coalescer);
+    expect(log).toEqual(['cork a', 'cork b']);
+    await nextTick();
+    expect(log).toEqual(['cork a', 'cork b', 'uncork a', 'uncork b']);
+    a.write(coalescer);
+    await nextTick();
+    expect(log).toHaveLength(4);
+  });
+
 });
