@@ -116,13 +116,12 @@ export async function start({ port = Number(process.env.PORT ?? 3000), host, tic
     const client = `c${nextClient++}`;
     clients.set(client, conn);
     conn.onClose(() => clients.delete(client));
-    // No `id`: it must not move the browser's Last-Event-ID.
-    await conn
-      .send({
-        event: 'hello',
-        data: { client, topics, liveAfter, resumedAfter: conn.lastEventId ?? null, gap: conn.replayGap },
-      })
-      .catch(() => {}); // the client may already be gone
+    // No `id`: it must not move the browser's Last-Event-ID. If the client is already gone this
+    // resolves false; it does not reject.
+    await conn.send({
+      event: 'hello',
+      data: { client, topics, liveAfter, resumedAfter: conn.lastEventId ?? null, gap: conn.replayGap },
+    });
   });
 
   app.post('/chat', express.json({ limit: '4kb' }), (req, res) => {
