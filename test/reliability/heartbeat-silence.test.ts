@@ -6,37 +6,17 @@
  * Fake timers and a recording sink: no sockets, no waiting.
  */
 import fc from 'fast-check';
-import { SseConnection, type SseSink } from '@ssekit/core';
+import { SseConnection } from '@ssekit/core';
 import { heartbeatStats } from '@ssekit/core/integration';
+import { recordingSink } from '../../packages/core/test/helpers';
 
 const PERIOD = 1000;
-
-/** A sink that records when bytes were written. */
-function recordingSink(writes: number[]): SseSink {
-  return {
-    http2: false,
-    destroyed: false,
-    open: () => undefined,
-    write: () => {
-      writes.push(Date.now());
-      return true;
-    },
-    bufferedBytes: () => 0,
-    flush: () => undefined,
-    cork: () => undefined,
-    uncork: () => undefined,
-    end: () => undefined,
-    destroy: () => undefined,
-    finished: () => Promise.resolve(),
-    bind: () => undefined,
-  };
-}
 
 /** Opens a stream at time 0, sends events at `at` (ms), runs to `until`; returns the longest silence. */
 async function longestSilence(at: number[], until: number): Promise<number> {
   const writes: number[] = [];
   const start = Date.now();
-  const connection = new SseConnection(recordingSink(writes), { heartbeatMs: PERIOD });
+  const connection = new SseConnection(recordingSink(() => writes.push(Date.now())), { heartbeatMs: PERIOD });
   for (const offset of [...at].sort((a, b) => a - b)) {
     await jest.advanceTimersByTimeAsync(start + offset - Date.now());
     await connection.send({ data: 'event' });

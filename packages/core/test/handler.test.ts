@@ -43,14 +43,14 @@ describe('options', () => {
     ['createSseHandler, nothing close', () => createSseHandler({ colour: 'red' } as never), 'Invalid option "colour": unknown option (known: hub, replayer,'],
     ['Hub', () => new Hub({ onbroadcast: () => undefined } as never), 'Invalid option "onbroadcast": unknown option (did you mean onBroadcast?)'],
     ['MemoryReplayer', () => new MemoryReplayer(10, 0, { prefx: 'a' } as never), 'Invalid option "prefx": unknown option (did you mean prefix?)'],
-    ['SseConnection', () => new SseConnection(recordingSink([]), { retryMS: 10 } as never), 'Invalid option "retryMS": unknown option (did you mean retryMs?)'],
+    ['SseConnection', () => new SseConnection(recordingSink(() => undefined), { retryMS: 10 } as never), 'Invalid option "retryMS": unknown option (did you mean retryMs?)'],
   ])('%s rejects an unknown key, naming it', (_name, make, message) => {
     expect(make).toThrow(SseOptionsError);
     expect(make).toThrow(message);
   });
 
   it('withReplay and open options reject unknown keys too', async () => {
-    const conn = new SseConnection(recordingSink([]), { heartbeatMs: 0 });
+    const conn = new SseConnection(recordingSink(() => undefined), { heartbeatMs: 0 });
     await expect(withReplay(conn, { hub: new Hub(), topic: ['a'] } as never)).rejects.toThrow('Invalid option "topic": unknown option (did you mean topics?)');
     const { refused, server } = await handlerServer({ heartbeatMs: 0 }, () => ({ topic: ['a'] }) as never);
     expect((await request(server.url)).status).toBe(500);
@@ -446,7 +446,7 @@ describe('openStream: the same handler over a transport of its own', () => {
     const connect = (options: ConnectionOptions) => {
       const wire: string[] = [];
       wires.push(wire);
-      return new SseConnection(recordingSink(wire), options);
+      return new SseConnection(recordingSink((text) => wire.push(text)), options);
     };
 
     await expect(handler.openStream(streamRequest({ authorization: 'no' }, '/e', 'a'), { topics: ['news'] }, connect)).rejects.toMatchObject({ status: 403 });

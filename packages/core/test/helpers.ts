@@ -77,14 +77,14 @@ export async function connectH2(url: string, path = '/', headers: Http2Headers =
   return view(await kit.connectH2(url, path, headers));
 }
 
-/** A sink without a transport: records what a connection writes, as text, in `wire`. */
-export function recordingSink(wire: string[]): SseSink {
+/** A sink without a transport: hands `record` every write of a connection, as text. */
+export function recordingSink(record: (text: string) => void): SseSink {
   return {
     http2: false,
     destroyed: false,
     open: () => undefined,
     write: (chunk) => {
-      wire.push(Buffer.from(chunk).toString('utf8'));
+      record(Buffer.from(chunk).toString('utf8'));
       return true;
     },
     bufferedBytes: () => 0,

@@ -138,7 +138,7 @@ describe('withReplay', () => {
   it('a failing replayer counts as a gap and the connection stays registered', async () => {
     const hub = new Hub();
     const wire: string[] = [];
-    const conn = new SseConnection(recordingSink(wire), { heartbeatMs: 0 });
+    const conn = new SseConnection(recordingSink((text) => wire.push(text)), { heartbeatMs: 0 });
     const result = await withReplay(conn, {
       hub,
       replayer: { store: () => ({ id: '1' }), replay: () => Promise.reject(new Error('down')) },

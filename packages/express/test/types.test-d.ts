@@ -3,24 +3,7 @@
  * use everything the middleware adds without casts, and misuse must not compile.
  */
 import express from 'express';
-import expressSseDefault, {
-  expressSse,
-  Hub,
-  MemoryReplayer,
-  SseClosedError,
-  SseFormatError,
-  SseHttpError,
-  SseOptionsError,
-  type Broadcaster,
-  type Connection,
-  type ExpressSseMiddleware,
-  type SseEvent,
-} from '@ssekit/express';
-
-// One install is enough: the quick start's names come from the adapter.
-const replayed: ExpressSseMiddleware<Hub> = expressSse({ replayer: new MemoryReplayer(100) });
-const event: SseEvent = { event: 'tick', data: 1 };
-void [replayed, event, SseClosedError, SseFormatError, SseHttpError, SseOptionsError];
+import expressSseDefault, { expressSse, type Broadcaster, type Connection, type ExpressSseMiddleware } from '@ssekit/express';
 
 const app = express();
 const sse: ExpressSseMiddleware = expressSse({

@@ -3,22 +3,7 @@
  * use everything the plugin adds without casts, and misuse must not compile.
  */
 import Fastify from 'fastify';
-import fastifySseDefault, {
-  fastifySse,
-  Hub,
-  MemoryReplayer,
-  SseClosedError,
-  SseFormatError,
-  SseHttpError,
-  SseOptionsError,
-  type Broadcaster,
-  type Connection,
-  type SseEvent,
-} from '@ssekit/fastify';
-
-// One install is enough: the quick start's names come from the adapter.
-const event: SseEvent = { event: 'tick', data: 1 };
-void [event, SseClosedError, SseFormatError, SseHttpError, SseOptionsError];
+import fastifySseDefault, { fastifySse, Hub, MemoryReplayer, type Broadcaster, type Connection } from '@ssekit/fastify';
 
 async function main(): Promise<void> {
   const app = Fastify();

@@ -3,24 +3,7 @@
  * use everything the middleware adds without casts, and misuse must not compile.
  */
 import Koa from 'koa';
-import koaSseDefault, {
-  koaSse,
-  Hub,
-  MemoryReplayer,
-  SseClosedError,
-  SseFormatError,
-  SseHttpError,
-  SseOptionsError,
-  type Broadcaster,
-  type Connection,
-  type KoaSseMiddleware,
-  type SseEvent,
-} from '@ssekit/koa';
-
-// One install is enough: the quick start's names come from the adapter.
-const replayed: KoaSseMiddleware<Hub> = koaSse({ replayer: new MemoryReplayer(100) });
-const event: SseEvent = { event: 'tick', data: 1 };
-void [replayed, event, SseClosedError, SseFormatError, SseHttpError, SseOptionsError];
+import koaSseDefault, { koaSse, type Broadcaster, type Connection, type KoaSseMiddleware } from '@ssekit/koa';
 
 const app = new Koa();
 const sse: KoaSseMiddleware = koaSse({
