@@ -1,0 +1,164 @@
+/**
+ * `fetchSse()`: the adapter for handlers that take a `Request` and return a `Response`.
+ */
+import {
+  createSseHandler,
+  lastEventIdFrom,
+  resolveConnectionOptions,
+  SseConnection,
+  SseOptionsError,
+  type Broadcaster,
+  type Connection,
+  type Hub,
+  type OpenOptions,
+  type SseHeaders,
+  type SseOptions,
+} from '@ssekit/core';
+import { refusal } from './refusal.js';
+import { WebStreamSink } from './web-stream-sink.js';
+
+/**
+ * The default heartbeat of {@link fetchSse}: under Bun's default `idleTimeout` of 10 s, which
+ * closes a response that sends nothing for that long.
+ */
+export const FETCH_HEARTBEAT_MS = 8000;
+
+/**
+ * Options of {@link fetchSse}: every option of the Express, Fastify and Koa adapters except
+ * `provider` (which opens Node responses), with `authorize` receiving the `Request`.
+ *
+ * `heartbeatMs` defaults to {@link FETCH_HEARTBEAT_MS} (8000) rather than 15000, so a stream
+ * stays open under Bun's default idle timeout.
+ */
+export type FetchSseOptions = Omit<SseOptions<Request>, 'provider'>;
+
+/** Per-stream options of {@link FetchSse.response}. */
+export interface FetchOpenOptions extends OpenOptions {
+  /**
+   * The client address, for `maxConnectionsPerIp`: a Fetch `Request` does not carry it. Pass
+   * the runtime's (`server.requestIP(req)` in Bun, `info.remoteAddr` in Deno, `getConnInfo(c)`
+   * in Hono). Without it, every request counts against one shared `'unknown'` address.
+   */
+  ip?: string;
+}
+
+/** Called once a stream is open and replay has been written. */
+export type OnOpen = (connection: Connection) => unknown;
+
+/** What {@link fetchSse} returns. */
+export interface FetchSse<H extends Broadcaster = Broadcaster> {
+  /** The broadcaster every stream is registered on: broadcast through it. */
+  readonly hub: H;
+  /**
+   * Answers one request with an event stream. Resolves with a `200 text/event-stream`
+   * `Response` as soon as its headers can go (before replay, which the client reads from the
+   * body), or with the refusal as a plain-text `Response`: 400 (bad topic), 403 (`authorize`
+   * said no), 429 (`maxConnectionsPerIp`), 503 (`maxConnections` or shutdown; both with
+   * `Retry-After`), or the status of an `SseHttpError` that `authorize` threw. Never rejects.
+   *
+   * `onOpen` runs once replay has been written; if it throws or rejects, the stream is closed
+   * and the error is rethrown outside the request.
+   */
+  response(request: Request, options?: FetchOpenOptions, onOpen?: OnOpen): Promise<Response>;
+  /** Number of streams open now. */
+  connectionCount(): number;
+  /**
+   * Ends every stream with a final `retry:` hint and answers new requests with 503. Resolves
+   * once every stream has closed.
+   */
+  close(): Promise<void>;
+}
+
+/** The answer when the client left before its stream opened: nobody reads it. */
+const GONE = (): Response => new Response(null, { status: 204 });
+
+const KNOWN_OPTIONS = new Set([
+  'hub',
+  'replayer',
+  'heartbeatMs',
+  'retryMs',
+  'maxBufferedBytes',
+  'maxConnections',
+  'maxConnectionsPerIp',
+  'retryAfterSeconds',
+  'authorize',
+  'resetEvent',
+  'headers',
+  'shutdownRetryMs',
+  'shutdownGraceMs',
+]);
+
+/**
+ * Creates the Fetch adapter. Options are validated here: an invalid or unknown one throws an
+ * `SseOptionsError` at once.
+ *
+ * @example
+ * ```ts
+ * const sse = fetchSse({ replayer: new MemoryReplayer({ maxEvents: 1000 }) });
+ * // Hono:     app.get('/events', (c) => sse.response(c.req.raw, { topics: ['news'] }));
+ * // Next.js:  export const GET = (request: Request) => sse.response(request);
+ * // Bun:      Bun.serve({ fetch: (req) => sse.response(req) });
+ * // Deno:     Deno.serve((req) => sse.response(req));
+ * sse.hub.broadcastTo('news', { data: { headline: 'ssekit' } });
+ * ```
+ */
+export function fetchSse<H extends Broadcaster = Hub>(options: FetchSseOptions & { hub?: H } = {}): FetchSse<H> {
+  if (typeof options !== 'object' || options === null) throw new SseOptionsError('options', options, 'must be an object');
+  for (const key of Object.keys(options)) {
+    if (!KNOWN_OPTIONS.has(key)) throw new SseOptionsError(key, (options as Record<string, unknown>)[key], 'is not an option of fetchSse');
+  }
+  const withDefaults: SseOptions<Request> = { ...options, heartbeatMs: options.heartbeatMs ?? FETCH_HEARTBEAT_MS };
+  const handler = createSseHandler<Request>(withDefaults);
+  const connection = resolveConnectionOptions(withDefaults);
+
+  return {
+    hub: handler.hub as H,
+    connectionCount: () => handler.connectionCount(),
+    close: () => handler.close(),
+
+    response(request, openOptions, onOpen) {
+      return new Promise<Response>((resolve) => {
+        let sink: WebStreamSink | undefined;
+        let answered = false;
+        const answer = (response: Response): void => {
+          answered = true;
+          resolve(response);
+        };
+        const opened = (body: ReadableStream<Uint8Array>, headers: SseHeaders): void => {
+          answer(new Response(body, { status: 200, headers }));
+        };
+        const connect = (perConnection: { lastEventId?: string | undefined }): Connection => {
+          sink = new WebStreamSink(request.signal, opened);
+          return new SseConnection(sink, connection, perConnection.lastEventId);
+        };
+        const { ip, ...call } = openOptions ?? {};
+        handler
+          .openWith(
+            { request, ip, lastEventId: () => lastEventIdFrom(request.headers.get('last-event-id') ?? undefined, request.url) },
+            connect,
+            call,
+          )
+          .then(
+            async (conn) => {
+              // The client left before the headers could go: nobody reads this answer.
+              if (!answered) answer(GONE());
+              if (onOpen === undefined || conn.closed) return;
+              try {
+                await onOpen(conn);
+              } catch (error) {
+                conn.close();
+                queueMicrotask(() => {
+                  throw error;
+                });
+              }
+            },
+            (error: unknown) => {
+              // Refused before the stream opened: answer with the status. Past the headers the
+              // stream has already been ended by the handler, and the client retries.
+              if (!answered) answer(sink === undefined ? refusal(error) : GONE());
+            },
+          );
+      });
+    },
+  };
+}
