@@ -3,7 +3,7 @@
  * stream ends (abort, cancel, a rejected write, close) and what happens to options and errors.
  * The same behaviours over the wire on every runtime are in contract.test.ts.
  */
-import { fetchSse, MemoryReplayer, SseHttpError, SseOptionsError, type Connection } from '@ssekit/fetch';
+import { fetchSse, MemoryReplayer, SseHttpError, SseOptionsError, type Connection, type FetchSse, type FetchSseOptions, type Hub } from '@ssekit/fetch';
 
 const decoder = new TextDecoder();
 
@@ -28,12 +28,12 @@ function opened(): { onOpen: (c: Connection) => void; connection: Promise<Connec
   return { onOpen, connection };
 }
 
-const streams: ReturnType<typeof fetchSse>[] = [];
+const streams: FetchSse<Hub>[] = [];
 afterEach(async () => {
   for (const sse of streams.splice(0)) await sse.close();
 });
 
-function make(options: Parameters<typeof fetchSse>[0] = {}): ReturnType<typeof fetchSse> {
+function make(options: FetchSseOptions = {}): FetchSse<Hub> {
   const sse = fetchSse(options);
   streams.push(sse);
   return sse;
