@@ -33,7 +33,7 @@ afterEach(async () => {
   for (const sse of streams.splice(0)) await sse.close();
 });
 
-function make(options: FetchSseOptions = {}): FetchSse<Hub> {
+function make(options: Omit<FetchSseOptions, 'hub'> = {}): FetchSse<Hub> {
   const sse = fetchSse(options);
   streams.push(sse);
   return sse;
