@@ -20,6 +20,7 @@ const ENTRIES: readonly (readonly [pkg: string, entry: string, names: readonly s
   ['fastify', '.', ['fastifySse', 'default', ...QUICK_START]],
   ['koa', '.', ['koaSse', 'default', ...QUICK_START]],
   ['redis', '.', ['RedisBroadcaster', 'RedisReplayer']],
+  ['fetch', '.', ['fetchSse', 'default', ...QUICK_START]],
 ];
 
 interface Conditions {
