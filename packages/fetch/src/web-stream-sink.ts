@@ -7,7 +7,7 @@
  */
 import { formatComment, type SseHeaders, type SseSink } from '@ssekit/core';
 
-/** Bytes queued in the stream before a write reports backpressure. */
+/** Bytes queued for the runtime to read before a write reports backpressure. */
 export const STREAM_HIGH_WATER_MARK = 64 * 1024;
 
 /**
@@ -23,6 +23,18 @@ const OPENING = formatComment('');
 
 const byteSize = (chunk: Uint8Array): number => chunk.byteLength;
 
+/** One chunk of everything queued, so a runtime that fell behind catches up in one write. */
+function concat(chunks: Uint8Array[], total: number): Uint8Array {
+  if (chunks.length === 1) return chunks[0]!;
+  const out = new Uint8Array(total);
+  let at = 0;
+  for (const chunk of chunks) {
+    out.set(chunk, at);
+    at += chunk.byteLength;
+  }
+  return out;
+}
+
 /** What {@link WebStreamSink.open} reports to whoever builds the `Response`. */
 export type SinkOpened = (body: ReadableStream<Uint8Array>, headers: SseHeaders) => void;
 
@@ -30,12 +42,16 @@ export type SinkOpened = (body: ReadableStream<Uint8Array>, headers: SseHeaders)
  * An {@link SseSink} over a `ReadableStream<Uint8Array>`. The runtime reads the stream to send
  * the body; the connection writes into it.
  *
- * - **Backpressure is pull-based.** A write returns `false` once the stream's queue reaches
- *   {@link STREAM_HIGH_WATER_MARK} (`desiredSize <= 0`); the next `pull()` (the runtime read a
- *   chunk and wants more) is the drain. The `pull` promise stays pending while the queue has
- *   room, so the stream does not call back after every write.
- * - **Buffered bytes** are what sits in the queue, so `maxBufferedBytes` bounds the memory a
- *   client that stopped reading can hold.
+ * - **Pull-based.** The stream has a high-water mark of 0, so the runtime's read is what calls
+ *   `pull()`. A write while a read is waiting goes straight to it; otherwise it waits in the
+ *   sink's queue, and the next `pull()` hands over everything queued as one chunk. A write
+ *   returns `false` once {@link STREAM_HIGH_WATER_MARK} bytes wait; the `pull()` that empties
+ *   the queue is the drain.
+ * - **Buffered bytes** are what waits for the runtime to read (the sink's queue plus the
+ *   stream's), so `maxBufferedBytes` bounds the memory a client that stopped reading can hold.
+ * - **A slow client's queue is dropped**, and its body ended, the moment it is closed: the
+ *   memory goes at once, and a body that ends (rather than fails) is not logged as an error by
+ *   Deno or `@hono/node-server`. The client reconnects with `Last-Event-ID` either way.
  * - **Close** comes from the request's `signal` (the runtime aborts it when the client leaves),
  *   the stream's `cancel()` (the runtime stops reading), or a failed enqueue, whichever comes
  *   first; the connection hears of it once.
@@ -46,7 +62,7 @@ export class WebStreamSink implements SseSink {
    * the runtime speaks to the client, so the connection never adds `Connection: keep-alive`.
    */
   readonly http2 = true;
-  /** The queue counts exactly the bytes enqueued: no framing is added per write. */
+  /** The queue counts exactly the bytes written: no framing is added per write. */
   readonly writeOverhead = 0;
   /** The response body. */
   readonly stream: ReadableStream<Uint8Array>;
@@ -55,9 +71,12 @@ export class WebStreamSink implements SseSink {
   private readonly opened: SinkOpened;
   private onDrain: (() => void) | undefined;
   private onClose: ((error?: Error) => void) | undefined;
-  /** Resolves the pending `pull()`; set while the stream waits for the queue to fill. */
+  /** Chunks written while no read was waiting. */
+  private queue: Uint8Array[] = [];
+  private queued = 0;
+  /** Settles the pending `pull()`: set while the runtime waits for a chunk. */
   private releasePull: (() => void) | undefined;
-  /** A write saw a full queue; the next pull reports the drain. */
+  /** A write saw a full queue; the pull that empties it reports the drain. */
   private full = false;
   private gone = false;
 
@@ -76,7 +95,7 @@ export class WebStreamSink implements SseSink {
         pull: () => this.pull(),
         cancel: () => this.close(),
       },
-      { highWaterMark: STREAM_HIGH_WATER_MARK, size: byteSize },
+      { highWaterMark: 0, size: byteSize },
     );
   }
 
@@ -95,55 +114,47 @@ export class WebStreamSink implements SseSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.gone) return false;
-    try {
-      this.controller.enqueue(chunk);
-    } catch {
-      // The runtime closed or errored the stream under us: the client is gone.
-      this.close();
-      return false;
-    }
-    if ((this.controller.desiredSize ?? 0) > 0) return true;
-    this.full = true;
-    // Let the pending pull settle, so the stream calls pull() again once a read makes room.
     const release = this.releasePull;
-    this.releasePull = undefined;
-    release?.();
+    if (release !== undefined) {
+      // The runtime is waiting for this very chunk.
+      this.releasePull = undefined;
+      if (!this.enqueue(chunk)) return false;
+      release();
+      return true;
+    }
+    this.queue.push(chunk);
+    this.queued += chunk.byteLength;
+    if (this.queued < STREAM_HIGH_WATER_MARK) return true;
+    this.full = true;
     return false;
   }
 
   bufferedBytes(): number {
     if (this.gone) return 0;
-    const room = this.controller.desiredSize;
-    return room === null ? 0 : Math.max(0, STREAM_HIGH_WATER_MARK - room);
+    // With a high-water mark of 0, the stream's own queue shows as a negative desiredSize.
+    const room = this.controller.desiredSize ?? 0;
+    return this.queued + (room < 0 ? -room : 0);
   }
 
-  /** Nothing to do: the runtime sends each chunk as soon as it reads it. */
+  /** Nothing to do: the runtime takes each chunk as soon as it reads. */
   flush(): void {}
 
-  /** Nothing to do: enqueued chunks are read in order anyway, and a write is no syscall. */
+  /** Nothing to do: writes between two reads already leave as one chunk. */
   cork(): void {}
 
   uncork(): void {}
 
   end(): void {
     if (this.gone) return;
-    try {
-      // Queued chunks are still delivered; the body ends after them.
-      this.controller.close();
-    } catch {
-      // Already closed or errored by the runtime.
-    }
+    // What is queued is still delivered; the body ends after it.
+    if (this.queued > 0 && !this.enqueue(concat(this.queue, this.queued))) return;
+    this.endBody();
     this.close();
   }
 
   destroy(): void {
     if (this.gone) return;
-    try {
-      // Drops the queue at once: a slow client's backlog is released now, not when it reads.
-      this.controller.error(new Error('event stream closed'));
-    } catch {
-      // Already closed or errored by the runtime.
-    }
+    this.endBody();
     this.close();
   }
 
@@ -159,22 +170,50 @@ export class WebStreamSink implements SseSink {
 
   private pull(): Promise<void> | undefined {
     if (this.gone) return undefined;
-    if (this.full) {
-      this.full = false;
-      this.onDrain?.();
-      if (this.gone || this.full) return undefined;
+    if (this.queued > 0) {
+      const chunk = concat(this.queue, this.queued);
+      this.queue = [];
+      this.queued = 0;
+      if (!this.enqueue(chunk)) return undefined;
+      if (this.full) {
+        this.full = false;
+        this.onDrain?.();
+      }
+      return undefined;
     }
     return new Promise<void>((resolve) => {
       this.releasePull = resolve;
     });
   }
 
+  /** Hands a chunk to the stream; false (and closed) when the runtime no longer takes any. */
+  private enqueue(chunk: Uint8Array): boolean {
+    try {
+      this.controller.enqueue(chunk);
+      return true;
+    } catch {
+      // The runtime closed or errored the stream under us: the client is gone.
+      this.close();
+      return false;
+    }
+  }
+
+  /** Ends the body after what the stream already holds. */
+  private endBody(): void {
+    try {
+      this.controller.close();
+    } catch {
+      // Already closed, cancelled or errored by the runtime.
+    }
+  }
+
   /**
-   * The client left. The stream is not errored here: the runtime cancels it (which drops the
-   * queue) as it tears the response down, and an errored body is logged as a failure by Deno
-   * and `@hono/node-server`.
+   * The client left. The stream is not errored here: the runtime cancels it as it tears the
+   * response down, and an errored body is logged as a failure by Deno and `@hono/node-server`.
    */
   private readonly aborted = (): void => {
+    if (this.gone) return;
+    this.endBody();
     this.close();
   };
 
@@ -182,6 +221,8 @@ export class WebStreamSink implements SseSink {
   private close(): void {
     if (this.gone) return;
     this.gone = true;
+    this.queue = [];
+    this.queued = 0;
     this.signal?.removeEventListener('abort', this.aborted);
     const release = this.releasePull;
     this.releasePull = undefined;

@@ -131,6 +131,7 @@ describe.each(RUNTIMES)('@ssekit/fetch on %s', (runtime: RuntimeName) => {
     expect(after.closes[0]!.reason).toBe('client');
     expect(after.closes[0]!.at - left).toBeLessThan(100);
     expect([after.open, after.hub]).toEqual([0, 0]);
+    expect(app.output()).not.toMatch(/error/i);
   });
 
   test('refuses with plain responses: 400 bad topic, 403 authorize, 429 per address, 503 limit', async () => {
@@ -176,6 +177,8 @@ describe.each(RUNTIMES)('@ssekit/fetch on %s', (runtime: RuntimeName) => {
     expect(sent * 16384).toBeGreaterThan(limit);
     await fetch(`${app.url}/control/flood?bytes=10&count=1`, { method: 'POST' });
     await waitFor(() => reader.events.length === sent + 1, 2000, 'the reader to keep reading');
+    // A slow client is not a server error: the runtime must not log one.
+    expect(app.output()).not.toMatch(/error/i);
   });
 
   test('shutdown ends every stream with a final retry hint and refuses new ones with 503', async () => {
