@@ -7,7 +7,7 @@
  */
 import { formatComment, type SseHeaders, type SseSink } from '@ssekit/core';
 
-/** Bytes queued for the runtime to read before a write reports backpressure. */
+/** Bytes the stream itself queues for the runtime to read; a write past it reports backpressure. */
 export const STREAM_HIGH_WATER_MARK = 64 * 1024;
 
 /**
@@ -23,18 +23,6 @@ const OPENING = formatComment('');
 
 const byteSize = (chunk: Uint8Array): number => chunk.byteLength;
 
-/** One chunk of everything queued, so a runtime that fell behind catches up in one write. */
-function concat(chunks: Uint8Array[], total: number): Uint8Array {
-  if (chunks.length === 1) return chunks[0]!;
-  const out = new Uint8Array(total);
-  let at = 0;
-  for (const chunk of chunks) {
-    out.set(chunk, at);
-    at += chunk.byteLength;
-  }
-  return out;
-}
-
 /** What {@link WebStreamSink.open} reports to whoever builds the `Response`. */
 export type SinkOpened = (body: ReadableStream<Uint8Array>, headers: SseHeaders) => void;
 
@@ -42,16 +30,18 @@ export type SinkOpened = (body: ReadableStream<Uint8Array>, headers: SseHeaders)
  * An {@link SseSink} over a `ReadableStream<Uint8Array>`. The runtime reads the stream to send
  * the body; the connection writes into it.
  *
- * - **Pull-based.** The stream has a high-water mark of 0, so the runtime's read is what calls
- *   `pull()`. A write while a read is waiting goes straight to it; otherwise it waits in the
- *   sink's queue, and the next `pull()` hands over everything queued as one chunk. A write
- *   returns `false` once {@link STREAM_HIGH_WATER_MARK} bytes wait; the `pull()` that empties
- *   the queue is the drain.
- * - **Buffered bytes** are what waits for the runtime to read (the sink's queue plus the
- *   stream's), so `maxBufferedBytes` bounds the memory a client that stopped reading can hold.
- * - **A slow client's queue is dropped**, and its body ended, the moment it is closed: the
- *   memory goes at once, and a body that ends (rather than fails) is not logged as an error by
- *   Deno or `@hono/node-server`. The client reconnects with `Last-Event-ID` either way.
+ * - **Backpressure is pull-based.** While the stream's queue has room (`desiredSize > 0`, up
+ *   to {@link STREAM_HIGH_WATER_MARK}), a write goes straight into it, as a hand-written stream
+ *   would, and the stream's `pull()` stays pending so it does not call back per write. Past
+ *   that, writes return `false` and wait in the sink's own queue; each `pull()` (the runtime
+ *   read and the stream has room again) moves them on, and the one that finds nothing left is
+ *   the drain.
+ * - **Buffered bytes** are what waits for the runtime to read, in both queues, so
+ *   `maxBufferedBytes` bounds the memory a client that stopped reading can hold.
+ * - **A slow client is cut off cheaply.** Closing it drops the sink's queue at once and ends
+ *   the body after what the stream holds (at most {@link STREAM_HIGH_WATER_MARK} plus one
+ *   event). The body ends rather than fails, because Deno and `@hono/node-server` log a failed
+ *   body as a server error; the client reconnects with `Last-Event-ID` either way.
  * - **Close** comes from the request's `signal` (the runtime aborts it when the client leaves),
  *   the stream's `cancel()` (the runtime stops reading), or a failed enqueue, whichever comes
  *   first; the connection hears of it once.
@@ -62,7 +52,7 @@ export class WebStreamSink implements SseSink {
    * the runtime speaks to the client, so the connection never adds `Connection: keep-alive`.
    */
   readonly http2 = true;
-  /** The queue counts exactly the bytes written: no framing is added per write. */
+  /** The queues count exactly the bytes written: no framing is added per write. */
   readonly writeOverhead = 0;
   /** The response body. */
   readonly stream: ReadableStream<Uint8Array>;
@@ -71,12 +61,12 @@ export class WebStreamSink implements SseSink {
   private readonly opened: SinkOpened;
   private onDrain: (() => void) | undefined;
   private onClose: ((error?: Error) => void) | undefined;
-  /** Chunks written while no read was waiting. */
-  private queue: Uint8Array[] = [];
-  private queued = 0;
-  /** Settles the pending `pull()`: set while the runtime waits for a chunk. */
+  /** Chunks written while the stream's queue was full, oldest first. */
+  private backlog: Uint8Array[] = [];
+  private backlogBytes = 0;
+  /** Settles the pending `pull()`; set while the stream's queue has room. */
   private releasePull: (() => void) | undefined;
-  /** A write saw a full queue; the pull that empties it reports the drain. */
+  /** A write returned false; the pull that finds the backlog empty reports the drain. */
   private full = false;
   private gone = false;
 
@@ -95,7 +85,7 @@ export class WebStreamSink implements SseSink {
         pull: () => this.pull(),
         cancel: () => this.close(),
       },
-      { highWaterMark: 0, size: byteSize },
+      { highWaterMark: STREAM_HIGH_WATER_MARK, size: byteSize },
     );
   }
 
@@ -114,32 +104,31 @@ export class WebStreamSink implements SseSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.gone) return false;
-    const release = this.releasePull;
-    if (release !== undefined) {
-      // The runtime is waiting for this very chunk.
-      this.releasePull = undefined;
+    if (this.backlogBytes === 0) {
       if (!this.enqueue(chunk)) return false;
-      release();
-      return true;
+      if ((this.controller.desiredSize ?? 0) > 0) return true;
+    } else {
+      this.backlog.push(chunk);
+      this.backlogBytes += chunk.byteLength;
     }
-    this.queue.push(chunk);
-    this.queued += chunk.byteLength;
-    if (this.queued < STREAM_HIGH_WATER_MARK) return true;
+    // Full: let the pending pull settle, so the stream calls pull() again once a read makes room.
     this.full = true;
+    const release = this.releasePull;
+    this.releasePull = undefined;
+    release?.();
     return false;
   }
 
   bufferedBytes(): number {
     if (this.gone) return 0;
-    // With a high-water mark of 0, the stream's own queue shows as a negative desiredSize.
-    const room = this.controller.desiredSize ?? 0;
-    return this.queued + (room < 0 ? -room : 0);
+    const room = this.controller.desiredSize ?? STREAM_HIGH_WATER_MARK;
+    return this.backlogBytes + STREAM_HIGH_WATER_MARK - room;
   }
 
   /** Nothing to do: the runtime takes each chunk as soon as it reads. */
   flush(): void {}
 
-  /** Nothing to do: writes between two reads already leave as one chunk. */
+  /** Nothing to do: enqueued chunks are read in order anyway, and a write is no syscall. */
   cork(): void {}
 
   uncork(): void {}
@@ -147,7 +136,7 @@ export class WebStreamSink implements SseSink {
   end(): void {
     if (this.gone) return;
     // What is queued is still delivered; the body ends after it.
-    if (this.queued > 0 && !this.enqueue(concat(this.queue, this.queued))) return;
+    for (const chunk of this.backlog) if (!this.enqueue(chunk)) return;
     this.endBody();
     this.close();
   }
@@ -168,18 +157,25 @@ export class WebStreamSink implements SseSink {
     }
   }
 
+  /** The stream has room (`desiredSize > 0`): move the backlog on, or wait for writes. */
   private pull(): Promise<void> | undefined {
     if (this.gone) return undefined;
-    if (this.queued > 0) {
-      const chunk = concat(this.queue, this.queued);
-      this.queue = [];
-      this.queued = 0;
-      if (!this.enqueue(chunk)) return undefined;
-      if (this.full) {
-        this.full = false;
-        this.onDrain?.();
+    if (this.backlogBytes > 0) {
+      const backlog = this.backlog;
+      let moved = 0;
+      while (moved < backlog.length && (this.controller.desiredSize ?? 0) > 0) {
+        const chunk = backlog[moved++]!;
+        this.backlogBytes -= chunk.byteLength;
+        if (!this.enqueue(chunk)) return undefined;
       }
-      return undefined;
+      this.backlog = moved === backlog.length ? [] : backlog.slice(moved);
+      // Still full: the stream calls pull() again after the next read that makes room.
+      if ((this.controller.desiredSize ?? 0) <= 0) return undefined;
+    }
+    if (this.full) {
+      this.full = false;
+      this.onDrain?.();
+      if (this.gone || this.full) return undefined;
     }
     return new Promise<void>((resolve) => {
       this.releasePull = resolve;
@@ -221,8 +217,8 @@ export class WebStreamSink implements SseSink {
   private close(): void {
     if (this.gone) return;
     this.gone = true;
-    this.queue = [];
-    this.queued = 0;
+    this.backlog = [];
+    this.backlogBytes = 0;
     this.signal?.removeEventListener('abort', this.aborted);
     const release = this.releasePull;
     this.releasePull = undefined;
