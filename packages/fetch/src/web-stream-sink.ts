@@ -104,7 +104,7 @@ export class WebStreamSink implements SseSink {
 
   write(chunk: Uint8Array): boolean {
     if (this.gone) return false;
-    if (this.backlogBytes === 0) {
+    if (!this.full) {
       if (!this.enqueue(chunk)) return false;
       if ((this.controller.desiredSize ?? 0) > 0) return true;
     } else {

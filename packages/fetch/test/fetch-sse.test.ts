@@ -118,6 +118,29 @@ test('a client that does not read is closed as slow once its queue passes maxBuf
   expect(sse.hub.connectionCount()).toBe(0);
 });
 
+test("a slow client's backlog is dropped and its body ends after what the stream held, without an error", async () => {
+  const sse = make({ maxBufferedBytes: 200_000 });
+  const { onOpen, connection } = opened();
+  const response = await sse.response(new Request('http://x/events'), {}, onOpen);
+  const conn = await connection;
+  let sent = 0;
+  while (!conn.closed) {
+    sse.hub.broadcast({ data: 'z'.repeat(10_000) });
+    sent++;
+  }
+  expect(conn.closeReason).toBe('slow');
+  const reader = response.body!.getReader();
+  let received = 0;
+  for (;;) {
+    const { done, value } = await reader.read();
+    if (done) break;
+    received += value.byteLength;
+  }
+  // The stream's own queue (64 KiB and one event) still arrives; the backlog past it is gone.
+  expect(sent * 10_000).toBeGreaterThan(190_000);
+  expect(received).toBeLessThan(64 * 1024 + 2 * 10_010);
+});
+
 test.each([
   [400, {}, { topics: [''] }],
   [403, { authorize: () => false }, {}],
