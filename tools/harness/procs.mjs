@@ -12,7 +12,10 @@ import { execFileSync, spawn } from 'node:child_process';
 
 /**
  * @typedef {object} StartOptions
- * @property {string[]} [nodeArgs] flags for node itself, before the script (default none)
+ * @property {string} [executable] the runtime that runs the script, e.g. a Bun or Deno binary
+ *   (default: this Node.js, `process.execPath`)
+ * @property {string[]} [nodeArgs] flags for the runtime itself, before the script (default none;
+ *   for Deno, `run` and its permission flags)
  * @property {number | 'max'} [files] open files the child needs: above the soft limit, it is
  *   started through `sh -c 'ulimit -n …; exec node …'` (which keeps the IPC channel); `'max'`
  *   asks for the hard limit (default 0: the inherited limit)
@@ -118,7 +121,7 @@ export function killAllOnSignals() {
  * @returns {Child}
  */
 export function start(file, args = [], options = {}) {
-  const { nodeArgs = [], files = 0, label = file, ipc = true, output = 'inherit', stdin = false, env, cwd } = options;
+  const { executable = process.execPath, nodeArgs = [], files = 0, label = file, ipc = true, output = 'inherit', stdin = false, env, cwd } = options;
   if (!exitHook) {
     exitHook = true;
     process.once('exit', killAll);
@@ -129,8 +132,8 @@ export function start(file, args = [], options = {}) {
   const limit = raisedLimit(files);
   const child =
     limit === undefined
-      ? spawn(process.execPath, argv, { stdio, env, cwd })
-      : spawn('sh', ['-c', `ulimit -n ${limit === Infinity ? 'unlimited' : limit} && exec ${[process.execPath, ...argv].map(quote).join(' ')}`], { stdio, env, cwd });
+      ? spawn(executable, argv, { stdio, env, cwd })
+      : spawn('sh', ['-c', `ulimit -n ${limit === Infinity ? 'unlimited' : limit} && exec ${[executable, ...argv].map(quote).join(' ')}`], { stdio, env, cwd });
   live.add(child);
   // A send racing the child's exit fails with EPIPE, reported here: the exit handler below
   // settles anything still waiting.

@@ -5,7 +5,7 @@
  * reasons and times, memory) comes from its control endpoints.
  */
 import { resolve } from 'node:path';
-import { connect, connectStalled, fetchPlain, waitFor, type SseClient } from '../../../test/contract/client';
+import { connect, connectStalled, fetchPlain, waitFor, type SseClient } from '@ssekit/testkit';
 import { RUNTIMES, startRuntime, type RuntimeName, type RuntimeProcess } from './runtimes';
 
 const SCRIPTS = resolve(__dirname, 'runtime');
@@ -18,22 +18,13 @@ interface Stats {
   rss: number;
 }
 
-const cleanup: (() => unknown)[] = [];
-afterEach(async () => {
-  for (const step of cleanup.splice(0).reverse()) await step();
-});
-
 describe.each(RUNTIMES)('@ssekit/fetch on %s', (runtime: RuntimeName) => {
   async function start(options: Record<string, unknown> = {}): Promise<RuntimeProcess> {
-    const app = await startRuntime(runtime, resolve(SCRIPTS, `${runtime}.mjs`), { SSEKIT_OPTIONS: JSON.stringify(options) });
-    cleanup.push(() => app.stop());
-    return app;
+    return startRuntime(runtime, resolve(SCRIPTS, `${runtime}.mjs`), { SSEKIT_OPTIONS: JSON.stringify(options) });
   }
 
   async function open(app: RuntimeProcess, path = '/events', headers?: Record<string, string>): Promise<SseClient> {
-    const client = await connect(app.url + path, headers);
-    cleanup.push(() => client.close());
-    return client;
+    return connect(app.url + path, headers);
   }
 
   async function stats(app: RuntimeProcess): Promise<Stats> {
@@ -154,8 +145,7 @@ describe.each(RUNTIMES)('@ssekit/fetch on %s', (runtime: RuntimeName) => {
     const limit = 256 * 1024;
     const app = await start({ maxBufferedBytes: limit });
     const reader = await open(app);
-    const stalled = await connectStalled(`${app.url}/events`);
-    cleanup.push(() => stalled.close());
+    await connectStalled(`${app.url}/events`);
     await registered(app, 2);
     const before = (await stats(app)).rss;
     // 8 x 16 KiB per round, each round read by the reader before the next: only the stalled
