@@ -23,6 +23,7 @@ import os from 'node:os';
 import { parseArgs } from 'node:util';
 import { createHistogram, merge, percentile } from '@ssekit/harness/histogram';
 import { fileLimits, killAll, killAllOnSignals, start } from '@ssekit/harness/procs';
+import { runtimeCommand } from '@ssekit/harness/runtimes';
 import { allServers, available } from './lib/servers.mjs';
 import { evaluateTargets, renderMarkdown, renderSvg, renderTable } from './lib/report.mjs';
 
@@ -113,10 +114,23 @@ function clientCount(n, opts) {
   return Math.max(1, Math.min(opts.clients ?? (n <= 200 ? 1 : 2), n));
 }
 
+/**
+ * Starts the process of server `name` on its runtime (Node, or Bun or Deno for a Fetch lane),
+ * with `nodeArgs` when it is Node; the runtime's temporary files go when it exits.
+ */
+function startServer(name, nodeArgs, files) {
+  const runtime = SERVERS[name].runtime ?? 'node';
+  const command = runtimeCommand(runtime, { nodeArgs });
+  const args = runtime === 'deno' ? [...command.args, '--v8-flags=--expose-gc'] : command.args;
+  const server = start(SERVER_FILE, [name], { executable: command.executable, nodeArgs: args, files, label: `server ${name}`, env: { ...process.env, ...command.env } });
+  server.exited.then(command.cleanup, command.cleanup);
+  return server;
+}
+
 /** Starts one server and K clients and opens N streams; returns the handles. */
 async function setUp(name, n, opts) {
   const nodeArgs = ['--expose-gc', ...(opts.profile ? ['--cpu-prof', '--cpu-prof-dir', opts.profile, '--cpu-prof-name', `${name}-${n}-${Date.now()}.cpuprofile`] : [])];
-  const server = start(SERVER_FILE, [name], { nodeArgs, files: n + 256, label: `server ${name}` });
+  const server = startServer(name, nodeArgs, n + 256);
   const ready = await server.next('ready', 20_000);
   const k = clientCount(n, opts);
   const clients = [];
@@ -212,7 +226,7 @@ async function memoryScenario(name, count, opts) {
   let baseServer;
   try {
     // Baseline: the same server, started, listening, no streams.
-    baseServer = start(SERVER_FILE, [name], { nodeArgs: ['--expose-gc'], files: 256, label: `server ${name}` });
+    baseServer = startServer(name, ['--expose-gc'], 256);
     await baseServer.next('ready', 20_000);
     await sleep(300);
     const base = await baseServer.ask({ cmd: 'mem' }, 'mem');

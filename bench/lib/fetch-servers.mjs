@@ -7,8 +7,7 @@
  * `raw-stream` is the practical limit on each runtime: a Set of ReadableStream controllers and
  * one pre-encoded chunk enqueued to each, with no library between.
  */
-import { builtEntry } from './workspace.mjs';
-import { pathToFileURL } from 'node:url';
+import { importWorkspace } from '@ssekit/harness/workspace';
 
 const HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -19,12 +18,6 @@ const OPENING = new TextEncoder().encode(':\n\n');
 
 const notFound = () => new Response(null, { status: 404 });
 const isSse = (request) => new URL(request.url).pathname === '/sse';
-
-async function loadFetchPackage() {
-  const file = builtEntry('@ssekit/fetch');
-  if (!file) throw new Error('@ssekit/fetch is not built: run `npx -y pnpm@12.4.2 -r build`');
-  return import(pathToFileURL(file).href);
-}
 
 /** Each entry: label, the runtimes it runs on, and `create()`. */
 export const FETCH_SERVERS = {
@@ -69,7 +62,7 @@ export const FETCH_SERVERS = {
     label: '@ssekit/fetch',
     needs: '@ssekit/fetch',
     async create() {
-      const { fetchSse } = await loadFetchPackage();
+      const { fetchSse } = await importWorkspace('@ssekit/fetch');
       const sse = fetchSse({ heartbeatMs: 0 });
       return {
         fetch: (request) => (isSse(request) ? sse.response(request) : notFound()),

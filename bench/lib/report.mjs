@@ -6,6 +6,11 @@
 const SSEKIT = ['core-http', 'express', 'fastify', 'koa'];
 /** The raw server each ssekit server is held against: raw writes behind the same framework. */
 const BASELINE = { 'core-http': 'raw-http', express: 'raw-express', fastify: 'raw-fastify', koa: 'raw-koa' };
+/** The Fetch lanes: on each runtime, @ssekit/fetch and its peers against a raw ReadableStream loop. */
+const FETCH_RUNTIMES = ['node', 'bun', 'deno'];
+for (const rt of FETCH_RUNTIMES) {
+  for (const s of [`fetch-${rt}`, `hono-streamsse-${rt}`, `better-sse-fetch-${rt}`]) BASELINE[s] = `raw-stream-${rt}`;
+}
 const CAPACITY_CELLS = ['1000x50'];
 const OVERLOAD_CELLS = ['1000x200', '5000x100'];
 
@@ -41,6 +46,25 @@ export function evaluateTargets(result) {
           const want = 1.3 * bsse.deliveredPerSec;
           const note = want > raw.deliveredPerSec ? `1.3x better-sse is above raw's ${kilo(raw.deliveredPerSec)}/s` : undefined;
           add('delivered/s >= 1.3x better-sse (where it trails raw)', cell, s, 'better-sse', me.deliveredPerSec, want, me.deliveredPerSec >= want, note);
+        }
+      }
+    }
+  }
+  for (const cell of result.options.cells) {
+    for (const rt of FETCH_RUNTIMES) {
+      const me = med(result, cell, `fetch-${rt}`);
+      if (!me) continue;
+      const base = med(result, cell, `raw-stream-${rt}`);
+      if (base) {
+        const ratio = me.cpuPerMillion / base.cpuPerMillion;
+        add('cpu per delivered event <= 1.2x the raw ReadableStream loop', cell, `fetch-${rt}`, `raw-stream-${rt}`, ratio, 1.2, ratio <= 1.2);
+      }
+      for (const peer of [`hono-streamsse-${rt}`, `better-sse-fetch-${rt}`]) {
+        const other = med(result, cell, peer);
+        if (!other) continue;
+        add('cpu per delivered event <= peer', cell, `fetch-${rt}`, peer, me.cpuPerMillion, other.cpuPerMillion, me.cpuPerMillion <= other.cpuPerMillion);
+        if (base && other.deliveredPerSec < 0.98 * base.deliveredPerSec) {
+          add('delivered/s >= peer (where it trails raw)', cell, `fetch-${rt}`, peer, me.deliveredPerSec, other.deliveredPerSec, me.deliveredPerSec >= other.deliveredPerSec);
         }
       }
     }
@@ -117,7 +141,7 @@ function describe(result) {
 
 function targetLines(result, bullet) {
   return result.targets.map((t) => {
-    const v = t.target.startsWith('cpu per delivered event <= 1.1x') ? `${num(t.value, 2)}x` : t.target.includes('sent') ? `${pct(t.value)} vs ${pct(t.limit)}` : t.target.includes('delivered/s') ? `${kilo(t.value)}/s vs ${kilo(t.limit)}/s` : `${num(t.value, 2)} vs ${num(t.limit, 2)}`;
+    const v = /^cpu per delivered event <= 1\.\dx/.test(t.target) ? `${num(t.value, 2)}x` : t.target.includes('sent') ? `${pct(t.value)} vs ${pct(t.limit)}` : t.target.includes('delivered/s') ? `${kilo(t.value)}/s vs ${kilo(t.limit)}/s` : `${num(t.value, 2)} vs ${num(t.limit, 2)}`;
     return `${bullet}${t.pass ? 'PASS' : 'FAIL'}  ${t.cell}  ${t.server} vs ${t.against}: ${t.target} (${v})${t.note ? ` [${t.note}]` : ''}`;
   });
 }

@@ -7,7 +7,8 @@
  * scheduled time and as fewer events sent by the end of the window, never as a quietly slower
  * schedule.
  *
- * Usage: node --expose-gc server.mjs <name>; then IPC commands run, stats, mem, exit.
+ * Usage: node --expose-gc server.mjs <name> (a Fetch lane runs on its own runtime: bun, or deno
+ * run with --v8-flags=--expose-gc); then IPC commands run, stats, mem, exit.
  */
 import { performance } from 'node:perf_hooks';
 import { schedule } from '@ssekit/harness/schedule';
@@ -49,7 +50,8 @@ async function run({ rate, durationMs, warmupMs }) {
 }
 
 function memory() {
-  for (let k = 0; k < 3; k++) globalThis.gc?.();
+  // Node and Deno with --expose-gc have gc(); Bun has Bun.gc().
+  for (let k = 0; k < 3; k++) (globalThis.gc ?? ((full) => globalThis.Bun?.gc(full)))(true);
   const m = process.memoryUsage();
   return { rss: m.rss, heapUsed: m.heapUsed, heapTotal: m.heapTotal, external: m.external, arrayBuffers: m.arrayBuffers, connections: instance.count() };
 }

@@ -12,7 +12,10 @@ import http from 'node:http';
 import { join } from 'node:path';
 import { pathToFileURL } from 'node:url';
 import { buildApp, listenOn } from '@ssekit/harness/apps';
+import { RUNTIMES } from '@ssekit/harness/runtimes';
 import { builtEntry, importWorkspace } from '@ssekit/harness/workspace';
+import { FETCH_SERVERS } from './fetch-servers.mjs';
+import { serveFetch } from './fetch-serve.mjs';
 
 const HEADERS = {
   'Content-Type': 'text/event-stream; charset=utf-8',
@@ -166,13 +169,38 @@ export const SERVERS = Object.freeze({
 });
 
 /**
+ * The Fetch lanes: every server of fetch-servers.mjs on every runtime it runs on, named
+ * `<server>-<runtime>` (`fetch-bun`, `raw-stream-deno`, ...). `runtime` says which binary
+ * runs the server process; `framework` groups a runtime's lanes for the ratio targets.
+ */
+export const FETCH_LANES = Object.freeze(
+  Object.fromEntries(
+    Object.entries(FETCH_SERVERS).flatMap(([key, def]) =>
+      RUNTIMES.filter((runtime) => !def.runtimes || def.runtimes.includes(runtime)).map((runtime) => [
+        `${key}-${runtime}`,
+        {
+          label: `${def.label} on ${runtime === 'node' ? 'Node (@hono/node-server)' : runtime === 'bun' ? 'Bun.serve' : 'Deno.serve'}`,
+          framework: `fetch-${runtime}`,
+          runtime,
+          needs: def.needs,
+          async create() {
+            const instance = await def.create();
+            return { port: await serveFetch(instance.fetch), broadcast: instance.broadcast, count: instance.count };
+          },
+        },
+      ]),
+    ),
+  ),
+);
+
+/**
  * A/B builds of core: `SSEKIT_BENCH_VARIANTS="old=/dir/a,new=/dir/b"` adds servers
  * core-http@old, express@old, ... loading `<dir>/index.mjs` (core) and `<dir>/express.mjs`
  * (the Express adapter bundled with that core), so two builds are measured in one run.
  * @param {string} [spec] default: `$SSEKIT_BENCH_VARIANTS`
  */
 export function allServers(spec = process.env.SSEKIT_BENCH_VARIANTS ?? '') {
-  const servers = { ...SERVERS };
+  const servers = { ...SERVERS, ...FETCH_LANES };
   for (const pair of spec.split(',').filter(Boolean)) {
     const [tag, dir] = pair.split('=');
     const load = (file) => import(pathToFileURL(join(dir, file)).href);

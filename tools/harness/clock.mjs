@@ -1,5 +1,8 @@
 /**
- * One clock for every process of a run: the monotonic clock is system-wide on Linux, so a
- * timestamp taken in a server process can be compared with one taken in a client process.
+ * One clock for every process of a run, so that a timestamp taken in a server process can be
+ * compared with one taken in a client process: wall-clock milliseconds with sub-millisecond
+ * resolution (`performance.timeOrigin + performance.now()`). Node's `process.hrtime` is the
+ * system-wide monotonic clock, but Bun's and Deno's count from their own start, so it cannot
+ * be shared with a Bun or Deno server.
  */
-export const now = () => Number(process.hrtime.bigint()) / 1e6;
+export const now = () => performance.timeOrigin + performance.now();
