@@ -15,8 +15,7 @@ export {
   type FetchOpenOptions,
   type OnOpen,
 } from './fetch-sse.js';
-export { WebStreamSink, STREAM_HIGH_WATER_MARK, type SinkOpened } from './web-stream-sink.js';
-export { refusal } from './refusal.js';
+export { WebStreamSink, type SinkOpened } from './web-stream-sink.js';
 export { fetchSse as default } from './fetch-sse.js';
 export {
   Hub,

@@ -31,7 +31,7 @@ export type SinkOpened = (body: ReadableStream<Uint8Array>, headers: SseHeaders)
  * the body; the connection writes into it.
  *
  * - **Backpressure is pull-based.** While the stream's queue has room (`desiredSize > 0`, up
- *   to {@link STREAM_HIGH_WATER_MARK}), a write goes straight into it, as a hand-written stream
+ *   to `STREAM_HIGH_WATER_MARK` (64 KiB)), a write goes straight into it, as a hand-written stream
  *   would, and the stream's `pull()` stays pending so it does not call back per write. Past
  *   that, writes return `false` and wait in the sink's own queue; each `pull()` (the runtime
  *   read and the stream has room again) moves them on, and the one that finds nothing left is
@@ -39,7 +39,7 @@ export type SinkOpened = (body: ReadableStream<Uint8Array>, headers: SseHeaders)
  * - **Buffered bytes** are what waits for the runtime to read, in both queues, so
  *   `maxBufferedBytes` bounds the memory a client that stopped reading can hold.
  * - **A slow client is cut off cheaply.** Closing it drops the sink's queue at once and ends
- *   the body after what the stream holds (at most {@link STREAM_HIGH_WATER_MARK} plus one
+ *   the body after what the stream holds (at most `STREAM_HIGH_WATER_MARK` (64 KiB) plus one
  *   event). The body ends rather than fails, because Deno and `@hono/node-server` log a failed
  *   body as a server error; the client reconnects with `Last-Event-ID` either way.
  * - **Close** comes from the request's `signal` (the runtime aborts it when the client leaves),
