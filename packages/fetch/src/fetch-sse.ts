@@ -3,12 +3,11 @@
  */
 import {
   createSseHandler,
-  lastEventIdFrom,
-  resolveConnectionOptions,
   SseConnection,
   SseOptionsError,
   type Broadcaster,
   type Connection,
+  type ConnectionOptions,
   type Hub,
   type OpenOptions,
   type SseHeaders,
@@ -72,22 +71,6 @@ export interface FetchSse<H extends Broadcaster = Broadcaster> {
 /** The answer when the client left before its stream opened: nobody reads it. */
 const GONE = (): Response => new Response(null, { status: 204 });
 
-const KNOWN_OPTIONS = new Set([
-  'hub',
-  'replayer',
-  'heartbeatMs',
-  'retryMs',
-  'maxBufferedBytes',
-  'maxConnections',
-  'maxConnectionsPerIp',
-  'retryAfterSeconds',
-  'authorize',
-  'resetEvent',
-  'headers',
-  'shutdownRetryMs',
-  'shutdownGraceMs',
-]);
-
 /**
  * Creates the Fetch adapter. Options are validated here: an invalid or unknown one throws an
  * `SseOptionsError` at once.
@@ -103,13 +86,13 @@ const KNOWN_OPTIONS = new Set([
  * ```
  */
 export function fetchSse<H extends Broadcaster = Hub>(options: FetchSseOptions & { hub?: H } = {}): FetchSse<H> {
-  if (typeof options !== 'object' || options === null) throw new SseOptionsError('options', options, 'must be an object');
-  for (const key of Object.keys(options)) {
-    if (!KNOWN_OPTIONS.has(key)) throw new SseOptionsError(key, (options as Record<string, unknown>)[key], 'is not an option of fetchSse');
+  if (typeof options === 'object' && options !== null && 'provider' in options) {
+    throw new SseOptionsError('provider', (options as { provider?: unknown }).provider, 'is not an option of fetchSse (a provider opens Node.js responses)');
   }
-  const withDefaults: SseOptions<Request> = { ...options, heartbeatMs: options.heartbeatMs ?? FETCH_HEARTBEAT_MS };
+  // Every other option, and every unknown key, is checked by the shared handler.
+  const withDefaults: SseOptions<Request> =
+    typeof options === 'object' && options !== null ? { ...options, heartbeatMs: options.heartbeatMs ?? FETCH_HEARTBEAT_MS } : options;
   const handler = createSseHandler<Request>(withDefaults);
-  const connection = resolveConnectionOptions(withDefaults);
 
   return {
     hub: handler.hub as H,
@@ -127,16 +110,16 @@ export function fetchSse<H extends Broadcaster = Hub>(options: FetchSseOptions &
         const opened = (body: ReadableStream<Uint8Array>, headers: SseHeaders): void => {
           answer(new Response(body, { status: 200, headers }));
         };
-        const connect = (perConnection: { lastEventId?: string | undefined }): Connection => {
+        const connect = (perConnection: ConnectionOptions): Connection => {
           sink = new WebStreamSink(request.signal, opened);
-          return new SseConnection(sink, connection, perConnection.lastEventId);
+          return new SseConnection(sink, perConnection);
         };
         const { ip, ...call } = openOptions ?? {};
         handler
-          .openWith(
-            { request, ip, lastEventId: () => lastEventIdFrom(request.headers.get('last-event-id') ?? undefined, request.url) },
-            connect,
+          .openStream(
+            { request, ip, url: request.url, header: (name) => request.headers.get(name) ?? undefined },
             call,
+            connect,
           )
           .then(
             async (conn) => {

@@ -69,6 +69,11 @@ export class WebStreamSink implements SseSink {
   /** A write returned false; the pull that finds the backlog empty reports the drain. */
   private full = false;
   private gone = false;
+  /** Ended politely: the body closes once the runtime has read what the stream holds. */
+  private ending = false;
+  /** The runtime has read everything (or the stream is gone): {@link WebStreamSink.finished}. */
+  private settled = false;
+  private onSettled: (() => void)[] | undefined;
 
   /**
    * @param signal - the request's signal: its abort means the client has gone.
@@ -83,7 +88,10 @@ export class WebStreamSink implements SseSink {
           this.controller = controller;
         },
         pull: () => this.pull(),
-        cancel: () => this.close(),
+        cancel: () => {
+          this.close();
+          this.settle();
+        },
       },
       { highWaterMark: STREAM_HIGH_WATER_MARK, size: byteSize },
     );
@@ -137,14 +145,34 @@ export class WebStreamSink implements SseSink {
     if (this.gone) return;
     // What is queued is still delivered; the body ends after it.
     for (const chunk of this.backlog) if (!this.enqueue(chunk)) return;
-    this.endBody();
+    this.ending = true;
     this.close();
+    this.endWhenRead();
   }
 
   destroy(): void {
-    if (this.gone) return;
+    if (this.gone && !this.ending) return;
     this.endBody();
     this.close();
+    this.settle();
+  }
+
+  finished(graceMs?: number): Promise<void> {
+    if (this.settled) return Promise.resolve();
+    return new Promise<void>((resolve) => {
+      const timer =
+        graceMs === undefined
+          ? undefined
+          : setTimeout(() => {
+              // The client stopped reading: end the body after what it holds and stop waiting.
+              this.endBody();
+              this.settle();
+            }, graceMs);
+      (this.onSettled ??= []).push(() => {
+        if (timer !== undefined) clearTimeout(timer);
+        resolve();
+      });
+    });
   }
 
   bind(onDrain: () => void, onClose: (error?: Error) => void): void {
@@ -159,6 +187,10 @@ export class WebStreamSink implements SseSink {
 
   /** The stream has room (`desiredSize > 0`): move the backlog on, or wait for writes. */
   private pull(): Promise<void> | undefined {
+    if (this.ending) {
+      this.endWhenRead();
+      return undefined;
+    }
     if (this.gone) return undefined;
     if (this.backlogBytes > 0) {
       const backlog = this.backlog;
@@ -190,8 +222,27 @@ export class WebStreamSink implements SseSink {
     } catch {
       // The runtime closed or errored the stream under us: the client is gone.
       this.close();
+      this.settle();
       return false;
     }
+  }
+
+  /** After {@link WebStreamSink.end}: closes the body once the stream's queue is read. */
+  private endWhenRead(): void {
+    if (this.settled) return;
+    const room = this.controller.desiredSize;
+    // Not read yet: the stream calls pull() again after the next read.
+    if (room !== null && room < STREAM_HIGH_WATER_MARK) return;
+    this.endBody();
+    this.settle();
+  }
+
+  private settle(): void {
+    if (this.settled) return;
+    this.settled = true;
+    const waiters = this.onSettled;
+    this.onSettled = undefined;
+    if (waiters) for (const wake of waiters) wake();
   }
 
   /** Ends the body after what the stream already holds. */
@@ -208,9 +259,9 @@ export class WebStreamSink implements SseSink {
    * response down, and an errored body is logged as a failure by Deno and `@hono/node-server`.
    */
   private readonly aborted = (): void => {
-    if (this.gone) return;
     this.endBody();
     this.close();
+    this.settle();
   };
 
   /** The transport is gone: tell the connection once and let go of everything. */

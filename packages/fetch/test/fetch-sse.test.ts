@@ -88,7 +88,7 @@ test.each([
   expect(await conn.closedPromise()).toBe('client');
   expect(conn.signal.aborted).toBe(true);
   expect([sse.connectionCount(), sse.hub.connectionCount(), sse.hub.topicCount('t')]).toEqual([0, 0, 0]);
-  expect(await conn.send({ data: 'late' }).catch((e: Error) => e.name)).toBe('SseClosedError');
+  expect(await conn.send({ data: 'late' })).toBe(false);
 });
 
 test('a write that waits for the reader resolves once it reads (pull-based backpressure)', async () => {
@@ -212,4 +212,25 @@ test('a stream whose onOpen throws is closed', async () => {
   } finally {
     spy.mockRestore();
   }
+});
+
+test('close() waits for a client that is behind to read its last bytes, at most shutdownGraceMs', async () => {
+  const sse = fetchSse({ shutdownGraceMs: 300, shutdownRetryMs: 777 });
+  const reading = opened();
+  const readerResponse = await sse.response(new Request('http://x/events'), {}, reading.onOpen);
+  const stalled = opened();
+  const stalledResponse = await sse.response(new Request('http://x/events'), {}, stalled.onOpen);
+  await Promise.all([reading.connection, stalled.connection]);
+  sse.hub.broadcast({ data: 'q'.repeat(100_000) });
+  const text = readerResponse.text();
+  const started = Date.now();
+  await sse.close();
+  const waited = Date.now() - started;
+  // The reader read everything at once; the stalled client held close() for the grace period.
+  expect(waited).toBeGreaterThanOrEqual(250);
+  expect(waited).toBeLessThan(2000);
+  expect((await text).endsWith('retry: 777\n\n')).toBe(true);
+  // After the grace period the stalled body ends after what the stream held.
+  const reader = stalledResponse.body!.getReader();
+  while (!(await reader.read()).done);
 });
