@@ -6,7 +6,7 @@ import tseslint from 'typescript-eslint';
 
 export default tseslint.config(
   {
-    ignores: ['**/dist/**', '**/node_modules/**', 'docs/api/**', 'bench/results/**', '**/*.d.ts'],
+    ignores: ['**/dist/**', '**/node_modules/**', '**/.next/**', 'docs/api/**', 'bench/results/**', '**/*.d.ts'],
   },
   js.configs.recommended,
   ...tseslint.configs.recommended,

@@ -1,3 +1,4 @@
+/* global Bun */
 // Bun.serve: prints LISTENING <port> once the server is up. idleTimeout stays at Bun's default
 // (10 s), so the suite proves the default heartbeat keeps streams open under it.
 import { configFromEnv, createApp } from './app.mjs';

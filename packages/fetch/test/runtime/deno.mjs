@@ -1,3 +1,4 @@
+/* global Deno */
 // Deno.serve: prints LISTENING <port> once the server is up.
 import { configFromEnv, createApp } from './app.mjs';
 
