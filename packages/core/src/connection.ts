@@ -1,7 +1,7 @@
 /**
  * One open event stream: headers, heartbeat, backpressure, slow-client policy and close.
  */
-import { defaultCoalescer, kCork, kUncork, NO_STAMP, type Corkable } from './coalesce.js';
+import { defaultCoalescer, joinWindow, kCork, kUncork, kWindowEnd, kWindowSlot, leaveWindow, NO_STAMP, type Corkable, type WindowMember } from './coalesce.js';
 import type { SseEvent } from './event.js';
 import { SseClosedError, type CloseReason } from './errors.js';
 import { formatComment, formatEvent } from './format.js';
@@ -9,6 +9,7 @@ import { kHandoff, LiveQueue, type Handoff } from './handoff.js';
 import { streamHeaders } from './headers.js';
 import { joinHeartbeat, kHeartbeat, leaveHeartbeat, type HeartbeatMember } from './heartbeat.js';
 import { resolveConnectionOptions, type ConnectionOptions } from './options.js';
+import { PendingWrites } from './pending.js';
 import type { SseSink } from './sink.js';
 
 /** Called once when a connection closes, with the reason and the connection. */
@@ -93,8 +94,12 @@ export interface Connection {
    * its receivers. `id` is the event's id, which the replay handoff uses to drop live events the
    * replay already sent. Returns `false` when nothing was written (closed, or closed now because
    * the client is too slow).
+   *
+   * `conflateKey` marks a last-value event: while the connection holds events back (its client
+   * is behind, or a coalescing window is open), it replaces the held event of the same key
+   * instead of queueing behind it. The replaced event is never written to this client.
    */
-  writeEncoded(bytes: Uint8Array, id?: string): boolean;
+  writeEncoded(bytes: Uint8Array, id?: string, conflateKey?: string): boolean;
 }
 
 const HEARTBEAT = formatComment('');
@@ -116,11 +121,12 @@ function quietReject<T>(error: unknown): Promise<T> {
  * no-transform`, `X-Accel-Buffering: no` and (HTTP/1 only) `Connection: keep-alive`, and
  * flushes them at once.
  */
-export class SseConnection implements Connection, HeartbeatMember, Corkable {
+export class SseConnection implements Connection, HeartbeatMember, Corkable, WindowMember {
   readonly lastEventId: string | undefined;
   private readonly sink: SseSink;
   private readonly heartbeatMs: number;
   private readonly maxBufferedBytes: number;
+  private readonly coalesceMs: number;
   private reason: CloseReason | undefined;
   private gap = false;
   private wroteSinceHeartbeat = false;
@@ -129,6 +135,15 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
   private stamp = NO_STAMP;
   /** The last write returned false and no `drain` came since. */
   private needDrain = false;
+  /**
+   * Events held back (during a coalescing window, or while the client is behind and
+   * conflatable events arrive), written together in one write. Made on first use.
+   */
+  private held: PendingWrites | undefined;
+  /** True while this connection waits in a coalescing window. */
+  private inWindow = false;
+  /** The coalescing window's bookkeeping: this connection's place in its list. */
+  [kWindowSlot] = 0;
   /** Live broadcasts held back during the replay handoff. */
   private live: LiveQueue | undefined;
   /**
@@ -154,6 +169,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     this.sink = sink;
     this.heartbeatMs = resolved.heartbeatMs;
     this.maxBufferedBytes = resolved.maxBufferedBytes;
+    this.coalesceMs = resolved.coalesceMs;
     this.lastEventId = options?.lastEventId;
 
     if (sink.destroyed) {
@@ -180,7 +196,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
   }
 
   get bufferedBytes(): number {
-    return this.reason === undefined ? this.sink.bufferedBytes() + (this.live?.size ?? 0) : 0;
+    return this.reason === undefined ? this.sink.bufferedBytes() + (this.live?.size ?? 0) + (this.held?.size ?? 0) : 0;
   }
 
   get signal(): AbortSignal {
@@ -199,7 +215,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
       return quietReject(error);
     }
     if (this.reason !== undefined) return CLOSED;
-    return this.afterWrite(this.writeRaw(bytes));
+    return this.afterWrite(this.writeOwn(bytes));
   }
 
   sendComment(text?: string): Promise<boolean> {
@@ -210,7 +226,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
       return quietReject(error);
     }
     if (this.reason !== undefined) return CLOSED;
-    return this.afterWrite(this.writeRaw(bytes));
+    return this.afterWrite(this.writeOwn(bytes));
   }
 
   setRetry(ms: number): Promise<boolean> {
@@ -246,6 +262,8 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
 
   close(options?: CloseOptions): Promise<void> {
     if (this.reason === undefined) {
+      // What is held leaves first, ahead of the hint and the end.
+      if (this.held !== undefined && !this.held.empty) this.writeHeld();
       if (options?.retryMs !== undefined) {
         try {
           this.writeRaw(formatEvent({ retry: options.retryMs }));
@@ -291,13 +309,19 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     if (i !== -1) this.listeners.splice(i, 1);
   }
 
-  writeEncoded(bytes: Uint8Array, id?: string): boolean {
+  writeEncoded(bytes: Uint8Array, id?: string, conflateKey?: string): boolean {
     if (this.reason !== undefined) return false;
     const live = this.live;
     if (live) {
       if (live.push(bytes, id, this.maxBufferedBytes)) return true;
       this.fail('slow');
       return false;
+    }
+    // Hold the event when a window is on, when events are held already (they keep their
+    // order), or when it is conflatable and the client is behind: then a newer value of its key
+    // can still replace it.
+    if (this.coalesceMs !== 0 || (this.held !== undefined && !this.held.empty) || (conflateKey !== undefined && this.needDrain)) {
+      return this.hold(bytes, conflateKey);
     }
     this.stamp = defaultCoalescer.beforeWrite(this, this.stamp);
     this.writeRaw(bytes);
@@ -348,6 +372,12 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     if (this.reason === undefined) this.sink.flush();
   }
 
+  /** Called by the shared window timer: what was held in the window leaves, unless the client is behind. */
+  [kWindowEnd](): void {
+    this.inWindow = false;
+    if (this.reason === undefined && !this.needDrain && this.held !== undefined && !this.held.empty) this.writeHeld();
+  }
+
   /** Called by the shared heartbeat timer. */
   [kHeartbeat](): void {
     if (this.wroteSinceHeartbeat) {
@@ -386,6 +416,48 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
     return ok;
   }
 
+  /**
+   * A write of the application's own (`send`, `sendComment`): held like a broadcast when a
+   * window is on or events are held, so that it keeps its place among them.
+   */
+  private writeOwn(bytes: Uint8Array): boolean {
+    if (this.coalesceMs === 0 && (this.held === undefined || this.held.empty)) return this.writeRaw(bytes);
+    return this.hold(bytes, undefined) && !this.needDrain;
+  }
+
+  /**
+   * Holds an event until the window ends or the transport drains, enforcing the slow-client
+   * limit over what is held plus what the transport buffers. `false`: closed as slow.
+   */
+  private hold(bytes: Uint8Array, key: string | undefined): boolean {
+    const held = (this.held ??= new PendingWrites());
+    const size = bytes.length;
+    const freed = key === undefined ? 0 : held.sizeOf(key);
+    if (this.bufferBound + held.size - freed + size > this.maxBufferedBytes) {
+      const before = this.sink.bufferedBytes() + held.size - freed;
+      this.bufferBound = before - held.size + freed;
+      this.unchecked = 0;
+      // As for direct writes: an event larger than the limit still goes to a client that has
+      // taken everything before it.
+      if (before > 0 && before + size > this.maxBufferedBytes) {
+        this.fail('slow');
+        return false;
+      }
+    }
+    held.push(bytes, key);
+    this.wroteSinceHeartbeat = true;
+    if (this.coalesceMs !== 0 && !this.inWindow) {
+      this.inWindow = true;
+      joinWindow(this, this.coalesceMs);
+    }
+    return true;
+  }
+
+  /** Writes everything held, in one write. */
+  private writeHeld(): void {
+    this.writeRaw(this.held!.take());
+  }
+
   /** What a write resolves with: at once, or once the transport drains (or closes). */
   private afterWrite(ok: boolean): Promise<boolean> {
     if (this.reason !== undefined) return CLOSED;
@@ -402,6 +474,9 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
 
   private readonly onDrain = (): void => {
     this.needDrain = false;
+    // Events held while the client was behind leave now, unless a window is still open.
+    if (!this.inWindow && this.held !== undefined && !this.held.empty && this.reason === undefined) this.writeHeld();
+    if (this.needDrain) return; // behind again: the waiting writers wait for the next drain
     const wait = this.drainWait;
     this.drainWait = undefined;
     wait?.resolve(true);
@@ -422,6 +497,11 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable {
   private finish(reason: CloseReason): void {
     this.reason = reason;
     this.live = undefined;
+    this.held = undefined;
+    if (this.inWindow) {
+      this.inWindow = false;
+      leaveWindow(this, this.coalesceMs);
+    }
     if (this.heartbeatMs > 0) leaveHeartbeat(this, this.heartbeatMs);
     const wait = this.drainWait;
     this.drainWait = undefined;

@@ -39,6 +39,14 @@ export interface ConnectionOptions {
    * @defaultValue 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
+  /**
+   * Coalescing window, in milliseconds: the events (broadcasts and sends) a connection gets
+   * within a window leave in one write at its end, so a burst or a high event rate costs one
+   * socket write per window instead of one per event. Each event waits at most this long.
+   * `0` writes at once, joining only the events of one event-loop tick.
+   * @defaultValue 0
+   */
+  coalesceMs?: number;
   /** Extra response headers (they cannot override the event-stream ones). */
   headers?: SseHeaders;
   /**
@@ -74,6 +82,14 @@ export interface SseOptions<Req = NodeRequest> {
    * @defaultValue 1048576 (1 MiB)
    */
   maxBufferedBytes?: number;
+  /**
+   * Coalescing window, in milliseconds: the events (broadcasts and sends) a stream gets
+   * within a window leave in one write at its end, so a burst or a high event rate costs one
+   * socket write per window instead of one per event. Each event waits at most this long.
+   * `0` writes at once, joining only the events of one event-loop tick.
+   * @defaultValue 0
+   */
+  coalesceMs?: number;
   /** Creates connections. @defaultValue a `DefaultProvider` */
   provider?: Provider;
   /** Open streams allowed at once on this adapter; over it: 503 with `Retry-After`. Default: unlimited. */
@@ -147,13 +163,14 @@ export function positiveInt(option: string, value: unknown): number | undefined 
   return value;
 }
 
-const CONNECTION_KEYS = keysOf<ConnectionOptions>({ heartbeatMs: true, retryMs: true, maxBufferedBytes: true, headers: true, lastEventId: true });
+const CONNECTION_KEYS = keysOf<ConnectionOptions>({ heartbeatMs: true, retryMs: true, maxBufferedBytes: true, coalesceMs: true, headers: true, lastEventId: true });
 const SSE_KEYS = keysOf<SseOptions>({
   hub: true,
   replayer: true,
   heartbeatMs: true,
   retryMs: true,
   maxBufferedBytes: true,
+  coalesceMs: true,
   provider: true,
   maxConnections: true,
   maxConnectionsPerIp: true,
@@ -182,6 +199,7 @@ export interface ResolvedConnectionOptions {
   readonly heartbeatMs: number;
   readonly retryMs: number | undefined;
   readonly maxBufferedBytes: number;
+  readonly coalesceMs: number;
   readonly headers: SseHeaders | undefined;
 }
 
@@ -212,6 +230,7 @@ function connectionFields(options: ConnectionOptions): ResolvedConnectionOptions
     heartbeatMs: nonNegativeInt('heartbeatMs', options.heartbeatMs) ?? DEFAULT_HEARTBEAT_MS,
     retryMs: nonNegativeInt('retryMs', options.retryMs),
     maxBufferedBytes: positiveInt('maxBufferedBytes', options.maxBufferedBytes) ?? DEFAULT_MAX_BUFFERED_BYTES,
+    coalesceMs: nonNegativeInt('coalesceMs', options.coalesceMs) ?? 0,
     headers,
   };
 }
@@ -227,6 +246,7 @@ export function optionsForConnection(resolved: ResolvedConnectionOptions, lastEv
     maxBufferedBytes: resolved.maxBufferedBytes,
     lastEventId,
   };
+  if (resolved.coalesceMs !== 0) options.coalesceMs = resolved.coalesceMs;
   if (resolved.retryMs !== undefined) options.retryMs = resolved.retryMs;
   if (resolved.headers !== undefined) options.headers = resolved.headers;
   prepared.set(options, resolved);
