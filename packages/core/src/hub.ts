@@ -1,7 +1,7 @@
 /**
  * The in-memory broadcaster.
  */
-import type { Broadcaster } from './broadcaster.js';
+import { conflationKey, type BroadcastOptions, type Broadcaster } from './broadcaster.js';
 import type { CloseOptions, Connection } from './connection.js';
 import { isPromiseLike, type SseEvent } from './event.js';
 import { SseOptionsError } from './errors.js';
@@ -82,20 +82,22 @@ export class Hub implements Broadcaster {
     this.registry.unsubscribe(connection, topic);
   }
 
-  broadcast(event: SseEvent): SseEvent | null {
+  broadcast(event: SseEvent, options?: BroadcastOptions): SseEvent | null {
+    const key = conflationKey(undefined, options);
     const hooked = this.onBroadcast ? this.onBroadcast(event) : undefined;
     if (hooked === null) return null;
-    return this.deliver(hooked ?? event, undefined);
+    return this.deliver(hooked ?? event, undefined, key);
   }
 
-  broadcastTo(topic: string, event: SseEvent): SseEvent | null {
+  broadcastTo(topic: string, event: SseEvent, options?: BroadcastOptions): SseEvent | null {
     assertTopic(topic);
+    const key = conflationKey(topic, options);
     const hooked = this.onBroadcastTo ? this.onBroadcastTo(topic, event) : undefined;
     if (hooked === null) return null;
-    return this.deliver(hooked ?? event, topic);
+    return this.deliver(hooked ?? event, topic, key);
   }
 
-  private deliver(event: SseEvent, topic: string | undefined): SseEvent {
+  private deliver(event: SseEvent, topic: string | undefined, key: string | undefined): SseEvent {
     // Encode (and so validate) before storing: an event that cannot be encoded must never
     // enter the replayer. The id goes in front of the body once it is known.
     const body = formatEventBody(event);
@@ -108,7 +110,7 @@ export class Hub implements Broadcaster {
         throw new SseOptionsError('replayer', this.replayer, 'the in-memory Hub needs a replayer whose store() is synchronous');
       }
     }
-    this.registry.deliver(withIdLine(delivered.id, body), delivered.id, topic);
+    this.registry.deliver(withIdLine(delivered.id, body), delivered.id, topic, key);
     return delivered;
   }
 

@@ -24,7 +24,7 @@ export { createConnection, isClientDisconnected, DefaultProvider, type NodeReque
 export type { SseSink } from './sink.js';
 export type { SseHeaders } from './headers.js';
 export type { Provider } from './provider.js';
-export type { Broadcaster } from './broadcaster.js';
+export type { Broadcaster, BroadcastOptions } from './broadcaster.js';
 export { Hub, type HubOptions, type BroadcastHook, type BroadcastToHook } from './hub.js';
 export {
   MemoryReplayer,

@@ -74,13 +74,14 @@ export class Registry {
    * Writes bytes that are already a complete encoded event to every connection, or to the
    * subscribers of `topic`, with `Connection.writeEncoded`. A connection that closes on the
    * write (too slow) or whose write throws is unregistered (and closed), and the others still
-   * receive. Returns how many connections took the bytes.
+   * receive. Returns how many connections took the bytes. `conflateKey` (from a broadcast's
+   * `conflate` option) is handed to each write.
    */
-  deliver(bytes: Uint8Array, id: string | undefined, topic?: string): number {
+  deliver(bytes: Uint8Array, id: string | undefined, topic?: string, conflateKey?: string): number {
     const targets = topic === undefined ? this.connections.keys() : (this.topics.get(topic) ?? NO_CONNECTIONS).values();
     let delivered = 0;
     for (const connection of targets) {
-      if (this.write(connection, bytes, id)) delivered++;
+      if (this.write(connection, bytes, id, conflateKey)) delivered++;
     }
     return delivered;
   }
@@ -123,9 +124,9 @@ export class Registry {
    * reconnects instead of waiting on a stream nobody writes to). `false` means the connection
    * closed (for example as `slow`): it is out of the registry too.
    */
-  private write(connection: Connection, bytes: Uint8Array, id: string | undefined): boolean {
+  private write(connection: Connection, bytes: Uint8Array, id: string | undefined, conflateKey: string | undefined): boolean {
     try {
-      if (connection.writeEncoded(bytes, id)) return true;
+      if (connection.writeEncoded(bytes, id, conflateKey)) return true;
     } catch {
       this.unregister(connection);
       try {
