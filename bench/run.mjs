@@ -32,13 +32,14 @@ const SERVERS = allServers();
 const SERVER_FILE = join(here, 'lib', 'server.mjs');
 const CLIENT_FILE = join(here, 'lib', 'client.mjs');
 
-const ALL_CELLS = ['100x50', '100x200', '100x1000', '1000x50', '1000x200', '1000x1000', '5000x50', '5000x200', '5000x1000'];
+const ALL_CELLS = ['100x50', '100x200', '100x1000', '1000x50', '1000x200', '1000x1000', '1000x200b10', '5000x50', '5000x200', '5000x1000'];
 const QUICK = { servers: ['raw-http', 'core-http', 'express', 'better-sse'], cells: ['1000x50', '1000x200'], runs: 1, duration: 1, warmup: 0.3, memory: 2000 };
 
 const HELP = `Usage: node bench/run.mjs [flags]
   --servers a,b,...   servers to run (default: all that are built)
                       ${Object.keys(SERVERS).join(', ')}
-  --cells NxM,...     connections x events/s (default: ${ALL_CELLS.join(',')}); none: memory only
+  --cells NxM,...     connections x events/s (default: ${ALL_CELLS.join(',')}); none: memory only;
+                      NxMbB: the M events/s come in bursts of B published in one tick
   --duration S        measured seconds per cell and run (default 10)
   --warmup S          unmeasured seconds before each measurement (default 1)
   --runs R            runs per cell; the median is reported (default 3)
@@ -90,15 +91,16 @@ function options(argv) {
   opts.skipped = requested.filter((s) => !available(SERVERS, s));
   opts.servers = requested.filter((s) => built.includes(s));
   opts.cells = (opts.cells ?? ALL_CELLS).map((c) => {
-    const m = /^(\d+)x(\d+)$/.exec(c);
-    if (!m) throw new Error(`bad cell ${c}: use NxM, e.g. 1000x50`);
-    return { n: Number(m[1]), m: Number(m[2]), key: c };
+    const m = /^(\d+)x(\d+)(?:b(\d+))?$/.exec(c);
+    if (!m) throw new Error(`bad cell ${c}: use NxM or NxMbB, e.g. 1000x50 or 1000x200b10`);
+    return { n: Number(m[1]), m: Number(m[2]), burst: Number(m[3] ?? 1), key: c };
   });
   for (const [k, min, max] of [['duration', 0.2, 600], ['warmup', 0, 60], ['runs', 1, 20], ['memory', 0, 30_000]]) {
     if (!(opts[k] >= min && opts[k] <= max)) throw new Error(`--${k} must be between ${min} and ${max}`);
   }
   if (opts.clients !== undefined && !(Number.isInteger(opts.clients) && opts.clients >= 1)) throw new Error('--clients must be a positive integer');
   if (opts.cells.some((c) => c.n < 1 || c.n > 20_000 || c.m < 1 || c.m > 10_000)) throw new Error('cells: N in 1..20000, M in 1..10000');
+  if (opts.cells.some((c) => c.burst < 1 || c.m % c.burst !== 0)) throw new Error('cells: a burst B must divide M');
   return opts;
 }
 
@@ -168,7 +170,7 @@ async function measure(name, cell, opts) {
     await Promise.all(clients.map((c) => c.ask({ cmd: 'reset' }, 'reset')));
     const durationMs = opts.duration * 1000;
     const warmupMs = opts.warmup * 1000;
-    const ran = await server.ask({ cmd: 'run', rate: cell.m, durationMs, warmupMs }, 'ran', durationMs + warmupMs + 120_000);
+    const ran = await server.ask({ cmd: 'run', rate: cell.m, burst: cell.burst, durationMs, warmupMs }, 'ran', durationMs + warmupMs + 120_000);
     // Let in-flight events arrive: stop when the count holds still (or after 5 s).
     let last = -1;
     for (let t = 0; t < 25; t++) {

@@ -13,6 +13,8 @@ for (const rt of FETCH_RUNTIMES) {
 }
 const CAPACITY_CELLS = ['1000x50'];
 const OVERLOAD_CELLS = ['1000x200', '5000x100'];
+/** Cells where the coalescing lane is held against raw's throughput. */
+const COALESCE_OVERLOAD_CELLS = ['5000x200'];
 
 const num = (x, digits = 1) => (Number.isFinite(x) ? x.toFixed(digits) : '-');
 const pct = (x) => (Number.isFinite(x) ? `${(100 * x).toFixed(1)}%` : '-');
@@ -48,6 +50,16 @@ export function evaluateTargets(result) {
           add('delivered/s >= 1.3x better-sse (where it trails raw)', cell, s, 'better-sse', me.deliveredPerSec, want, me.deliveredPerSec >= want, note);
         }
       }
+    }
+    // The coalescing lane: a window of 20 ms against one write per event.
+    const window = med(result, cell, 'core-http-c20');
+    if (window && raw && COALESCE_OVERLOAD_CELLS.includes(cell)) {
+      add('coalesceMs 20: delivered/s >= 3x raw', cell, 'core-http-c20', 'raw-http', window.deliveredPerSec, 3 * raw.deliveredPerSec, window.deliveredPerSec >= 3 * raw.deliveredPerSec);
+      add('coalesceMs 20: cpu per delivered event <= raw', cell, 'core-http-c20', 'raw-http', window.cpuPerMillion, raw.cpuPerMillion, window.cpuPerMillion <= raw.cpuPerMillion);
+      add('coalesceMs 20: p99 latency <= 0.5x raw', cell, 'core-http-c20', 'raw-http', window.p99, 0.5 * raw.p99, window.p99 <= 0.5 * raw.p99);
+    }
+    if (window && raw && /b\d+$/.test(cell)) {
+      add('coalesceMs 20, bursts: cpu per delivered event <= 0.5x raw', cell, 'core-http-c20', 'raw-http', window.cpuPerMillion, 0.5 * raw.cpuPerMillion, window.cpuPerMillion <= 0.5 * raw.cpuPerMillion);
     }
   }
   for (const cell of result.options.cells) {
@@ -179,7 +191,7 @@ export function renderMarkdown(result) {
 
 const PALETTE = {
   'raw-http': '#6b7280', 'raw-express': '#9ca3af', 'raw-fastify': '#a8a29e', 'raw-koa': '#d1d5db',
-  'core-http': '#2563eb', express: '#059669', fastify: '#7c3aed', koa: '#d97706', 'better-sse': '#dc2626',
+  'core-http': '#2563eb', 'core-http-c20': '#0ea5e9', express: '#059669', fastify: '#7c3aed', koa: '#d97706', 'better-sse': '#dc2626',
 };
 
 const xml = (s) => String(s).replaceAll('&', '&amp;').replaceAll('<', '&lt;').replaceAll('>', '&gt;').replaceAll('"', '&quot;');

@@ -33,20 +33,25 @@ const instance = await def.create();
 let cpu0 = process.cpuUsage();
 let elu0 = performance.eventLoopUtilization();
 
-/** Runs the schedule: `warmupMs` unmeasured, then `durationMs` measured, at `rate` events/s. */
-async function run({ rate, durationMs, warmupMs }) {
+/**
+ * Runs the schedule: `warmupMs` unmeasured, then `durationMs` measured, at `rate` events/s,
+ * published `burst` at a time in one tick (so `rate / burst` bursts a second).
+ */
+async function run({ rate, burst = 1, durationMs, warmupMs }) {
   const { done } = schedule({
-    rate,
+    rate: rate / burst,
     durationMs,
     warmupMs,
-    send: (seq, sched, sent, measured) => void instance.broadcast(payload(measured, seq, sched, sent)),
+    send: (slot, sched, sent, measured) => {
+      for (let k = 0; k < burst; k++) void instance.broadcast(payload(measured, slot * burst + k, sched, sent));
+    },
     onMeasureStart: () => {
       cpu0 = process.cpuUsage();
       elu0 = performance.eventLoopUtilization();
     },
   });
   const { from, to, scheduled, sent, lag } = await done;
-  return { from, to, scheduled, sent, lag, connections: instance.count() };
+  return { from, to, scheduled: scheduled * burst, sent: sent * burst, lag, connections: instance.count() };
 }
 
 function memory() {

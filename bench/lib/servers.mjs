@@ -48,10 +48,10 @@ function notFound(res) {
 }
 
 /** An ssekit server: the harness's app for `adapter` on the build `load()` returns. */
-async function ssekitServer(adapter, load) {
+async function ssekitServer(adapter, load, sse = {}) {
   // The framework package has the adapter's name (express, fastify, koa).
   const framework = adapter === 'node' ? undefined : (await import(adapter)).default;
-  const app = await buildApp(adapter, { ssekit: await load(), framework }, { path: '/sse', quiet: true });
+  const app = await buildApp(adapter, { ssekit: await load(), framework }, { path: '/sse', quiet: true, sse });
   const port = await app.listen({ backlog: 4096 });
   return { server: app.server, port, broadcast: (payload) => app.hub.broadcast({ data: payload }), count: () => app.hub.connectionCount() };
 }
@@ -118,6 +118,14 @@ export const SERVERS = Object.freeze({
     needs: '@ssekit/core',
     create() {
       return ssekitServer('node', this.load ?? (() => importWorkspace('@ssekit/core')));
+    },
+  },
+  'core-http-c20': {
+    label: '@ssekit/core on node:http, coalesceMs: 20',
+    framework: 'http',
+    needs: '@ssekit/core',
+    create() {
+      return ssekitServer('node', this.load ?? (() => importWorkspace('@ssekit/core')), { coalesceMs: 20 });
     },
   },
   express: {
