@@ -86,6 +86,7 @@ export function nodeSink(req: NodeRequest, res: NodeResponse): SseSink {
 }
 
 type Flushable = { flush?: () => void };
+type WriteFn = (this: NodeResponse, chunk: Uint8Array) => boolean;
 
 const FINISHED: Promise<void> = Promise.resolve();
 
@@ -104,6 +105,16 @@ class NodeSink implements SseSink {
   private readonly h1: ServerResponse | undefined;
   private readonly h2: Http2ServerResponse | undefined;
   private readonly hasFlush: boolean;
+  /**
+   * The response's `write`, looked up once. Behind Express every response has a prototype
+   * chain of its own app (`app.response` over Express's response over `ServerResponse`), and
+   * looking `write` up through it on every event costs more than the write itself under load.
+   * Taken from the response itself, so a `write` that middleware put on it (compression) is
+   * the one called.
+   */
+  private readonly writeFn: WriteFn;
+  /** The response's `flush` (compression middleware), looked up once; see {@link NodeSink.writeFn}. */
+  private readonly flushFn: (() => void) | undefined;
   private errored: Error | undefined;
   private onDrain: (() => void) | undefined;
   private onClose: ((error?: Error) => void) | undefined;
@@ -123,7 +134,10 @@ class NodeSink implements SseSink {
     this.h2 = this.http2 ? (res as Http2ServerResponse) : undefined;
     this.h1 = this.http2 ? undefined : (res as ServerResponse);
     // Compression middleware adds `flush()`; without calling it, events sit in the gzip buffer.
-    this.hasFlush = typeof (res as unknown as Flushable).flush === 'function';
+    const flush = (res as unknown as Flushable).flush;
+    this.hasFlush = typeof flush === 'function';
+    this.flushFn = this.hasFlush ? flush : undefined;
+    this.writeFn = (res as ServerResponse).write as WriteFn;
     // HTTP/1 chunked framing adds at most 12 bytes a write (8 hex digits and two CRLFs); HTTP/2
     // counts data only. A compression layer (it adds flush()) may add more: no bound then.
     this.writeOverhead = this.hasFlush ? undefined : 16;
@@ -157,7 +171,7 @@ class NodeSink implements SseSink {
   }
 
   write(chunk: Uint8Array): boolean {
-    const ok = (this.res as ServerResponse).write(chunk);
+    const ok = this.writeFn.call(this.res, chunk);
     // 'drain' only ever follows a write that returned false, so the listener is added then:
     // most streams never fill their buffer, and an idle stream stays smaller without it.
     if (!ok && !this.drainBound && this.onDrain) {
@@ -173,7 +187,7 @@ class NodeSink implements SseSink {
   }
 
   flush(): void {
-    if (this.hasFlush) (this.res as unknown as Flushable).flush!();
+    if (this.flushFn !== undefined) this.flushFn.call(this.res);
   }
 
   cork(): void {
