@@ -1,24 +1,12 @@
 import { Hub, MemoryReplayer, SseConnection, SseOptionsError, type Connection, type SseSink } from '@ssekit/core';
 import { rawRequest } from '@ssekit/testkit';
-import { streamRequest } from '@ssekit/harness/raw';
+import { dechunk, splitResponse, streamRequest } from '@ssekit/harness/raw';
 import { closeAll, connect, handlerServer, waitFor } from './helpers';
 
 afterEach(closeAll);
 
-/** The body of a chunked HTTP/1.1 response as text (complete chunks only). */
-function bodyOf(raw: Buffer): string {
-  let rest = raw.subarray(raw.indexOf('\r\n\r\n') + 4);
-  const parts: Buffer[] = [];
-  for (;;) {
-    const eol = rest.indexOf('\r\n');
-    if (eol === -1) break;
-    const size = parseInt(rest.subarray(0, eol).toString(), 16);
-    if (!(size > 0) || rest.length < eol + 2 + size + 2) break;
-    parts.push(rest.subarray(eol + 2, eol + 2 + size));
-    rest = rest.subarray(eol + 2 + size + 2);
-  }
-  return Buffer.concat(parts).toString('utf8');
-}
+/** The body of a chunked HTTP/1.1 response as text. */
+const bodyOf = (raw: Buffer): string => dechunk(splitResponse(raw).body).toString('utf8');
 
 /** The events of an SSE body: id and data (first 40 characters) of each. */
 function eventsOf(body: string): { id: string; data: string }[] {
