@@ -8,6 +8,7 @@ import type { Connection } from './connection.js';
 import type { SseHandler } from './handler.js';
 import type { OpenOptions } from './options.js';
 import type { ClosableServer } from './shutdown.js';
+import type { AnyEvents, EventMap } from './event-map.js';
 
 /**
  * Opens an event stream for the current request (`res.sse()`, `reply.sse()`, `ctx.sse()`):
@@ -19,11 +20,15 @@ import type { ClosableServer } from './shutdown.js';
  * the request is refused: nothing was written, so the framework's error handling answers with
  * the error's `status` and `headers`. An unknown key in `openOptions` rejects with an
  * `SseOptionsError`.
+ *
+ * `res.sse<Events>()` (an event map, see `EventMap`) types the connection's `send` and `pipe`:
+ * the framework's request type is shared by the whole app, so the map is named at the call,
+ * like the adapter's own `<Events>`. Without it the connection is untyped.
  */
-export type OpenStream = (openOptions?: OpenOptions) => Promise<Connection>;
+export type OpenStream = <E extends EventMap = AnyEvents>(openOptions?: OpenOptions) => Promise<Connection<E>>;
 
 /** What the middleware of `expressSse` and `koaSse` carries besides being a middleware. */
-export interface SseMiddlewareApi<H extends Broadcaster = Broadcaster> {
+export interface SseMiddlewareApi<H = Broadcaster> {
   /** The broadcaster every stream is registered on: broadcast through it. */
   readonly hub: H;
   /** Number of streams open through this middleware. */
@@ -40,7 +45,7 @@ export interface SseMiddlewareApi<H extends Broadcaster = Broadcaster> {
 }
 
 /** The {@link SseMiddlewareApi} of a handler, for an adapter to attach to its middleware. */
-export function handlerApi<H extends Broadcaster, Req>(handler: SseHandler<Req>): SseMiddlewareApi<H> {
+export function handlerApi<H, Req>(handler: SseHandler<Req>): SseMiddlewareApi<H> {
   return {
     // The hub given in the options, or the in-memory Hub the handler created.
     hub: handler.hub as H,

@@ -43,9 +43,13 @@ export function conflationKey(topic: string | undefined, options: BroadcastOptio
   // A topic never holds a control character, so the line feed cannot make two keys collide.
   return `${topic ?? ''}\n${conflate === true ? '' : conflate}`;
 }
+import type { AnyEvents, EventMap, EventOf } from './event-map.js';
 
-/** Delivers events to registered connections, to all of them or to a topic's subscribers. */
-export interface Broadcaster {
+/**
+ * Delivers events to registered connections, to all of them or to a topic's subscribers. With
+ * an event map `E`, `broadcast` and `broadcastTo` accept only the events of `E`.
+ */
+export interface Broadcaster<E extends EventMap = AnyEvents> {
   /** Adds a connection. It is removed automatically when it closes. */
   register(connection: Connection): MaybePromise<void>;
   /** Removes a connection and all its subscriptions. */
@@ -59,9 +63,9 @@ export interface Broadcaster {
    * the id a replayer assigned), or `null` when a hook dropped it. A backend that cannot accept
    * the event rejects, and then nobody received it.
    */
-  broadcast(event: SseEvent, options?: BroadcastOptions): MaybePromise<SseEvent | null>;
+  broadcast(event: EventOf<E>, options?: BroadcastOptions): MaybePromise<SseEvent | null>;
   /** Sends an event to the subscribers of `topic`; otherwise like {@link Broadcaster.broadcast}. */
-  broadcastTo(topic: string, event: SseEvent, options?: BroadcastOptions): MaybePromise<SseEvent | null>;
+  broadcastTo(topic: string, event: EventOf<E>, options?: BroadcastOptions): MaybePromise<SseEvent | null>;
   /** Number of registered connections (on this process, for distributed backends). */
   connectionCount(): MaybePromise<number>;
   /** Number of connections subscribed to `topic` (on this process, for distributed backends). */

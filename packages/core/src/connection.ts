@@ -3,6 +3,7 @@
  */
 import { defaultCoalescer, joinWindow, kCork, kUncork, kWindowEnd, kWindowSlot, leaveWindow, NO_STAMP, type Corkable, type WindowMember } from './coalesce.js';
 import type { SseEvent } from './event.js';
+import type { AnyEvents, EventMap, EventOf, PipeItemOf } from './event-map.js';
 import { SseClosedError, type CloseReason } from './errors.js';
 import { formatComment, formatEvent } from './format.js';
 import { kHandoff, LiveQueue, type Handoff } from './handoff.js';
@@ -10,6 +11,7 @@ import { streamHeaders } from './headers.js';
 import { joinHeartbeat, kHeartbeat, leaveHeartbeat, type HeartbeatMember } from './heartbeat.js';
 import { resolveConnectionOptions, type ConnectionOptions } from './options.js';
 import { PendingWrites } from './pending.js';
+import type { EventValidator } from './validation.js';
 import type { SseSink } from './sink.js';
 
 /** Called once when a connection closes, with the reason and the connection. */
@@ -27,11 +29,11 @@ export interface CloseOptions {
 export type PipeItem = SseEvent | string;
 
 /**
- * An open event stream to one client, as an application holds it. Implemented by
+ * An open event stream to one client, untyped: `send` and `pipe` take any event. Implemented by
  * {@link SseConnection}; a custom {@link Provider} returns an `SseConnection` or an object
  * built on one (see {@link Provider}).
  */
-export interface Connection {
+export interface UntypedConnection {
   /** True once the connection has closed, whoever closed it. */
   readonly closed: boolean;
   /** Why the connection closed; `undefined` while open. */
@@ -56,6 +58,8 @@ export interface Connection {
    * `drain`: a client leaving is expected, so it never rejects for that.
    * @throws {SseFormatError} (as a rejection) for an event that cannot be encoded; nothing is
    *   written. Such a rejection does not count as unhandled when the promise is dropped.
+   * @throws {SseValidationError} (as a rejection) when the `schemas` option rejects the data;
+   *   nothing is written.
    */
   send(event: SseEvent): Promise<boolean>;
   /** Sends a comment; clients ignore it. Resolves and rejects like {@link Connection.send}. */
@@ -71,7 +75,8 @@ export interface Connection {
    * when the connection closed first; then the iterator's `return()` is called so the source
    * (a database cursor, an LLM stream) can stop.
    * @throws (as a rejection) what the source throws, or {@link SseFormatError} for an item that
-   *   cannot be encoded; the source is stopped too.
+   *   cannot be encoded (or {@link SseValidationError} for one its schema rejects); the
+   *   source is stopped too.
    */
   pipe(source: AsyncIterable<PipeItem> | Iterable<PipeItem>): Promise<boolean>;
   /**
@@ -102,6 +107,24 @@ export interface Connection {
   writeEncoded(bytes: Uint8Array, id?: string, conflateKey?: string): boolean;
 }
 
+/**
+ * A connection whose `send` and `pipe` accept only the events of the event map `E`
+ * (`{ event: K, data: E[K] }` for a name `K` of `E`); otherwise an {@link UntypedConnection}.
+ */
+export type TypedConnection<E extends EventMap> = Omit<UntypedConnection, 'send' | 'pipe'> & {
+  /** {@link UntypedConnection.send}, for the events of `E` only. */
+  send(event: EventOf<E>): Promise<boolean>;
+  /** {@link UntypedConnection.pipe}, for the events of `E` (and strings, when `message` data is a string). */
+  pipe(source: AsyncIterable<PipeItemOf<E>> | Iterable<PipeItemOf<E>>): Promise<boolean>;
+};
+
+/**
+ * An open event stream to one client, as an application holds it: an
+ * {@link UntypedConnection}, or with an event map `E` a {@link TypedConnection}. A typed
+ * connection goes wherever a connection is taken (`register`, `subscribe`).
+ */
+export type Connection<E extends EventMap = AnyEvents> = string extends keyof E ? UntypedConnection : TypedConnection<E>;
+
 const HEARTBEAT = formatComment('');
 const ACCEPTED: Promise<boolean> = Promise.resolve(true);
 const CLOSED: Promise<boolean> = Promise.resolve(false);
@@ -121,12 +144,14 @@ function quietReject<T>(error: unknown): Promise<T> {
  * no-transform`, `X-Accel-Buffering: no` and (HTTP/1 only) `Connection: keep-alive`, and
  * flushes them at once.
  */
-export class SseConnection implements Connection, HeartbeatMember, Corkable, WindowMember {
+export class SseConnection implements UntypedConnection, HeartbeatMember, Corkable, WindowMember {
   readonly lastEventId: string | undefined;
   private readonly sink: SseSink;
   private readonly heartbeatMs: number;
   private readonly maxBufferedBytes: number;
   private readonly coalesceMs: number;
+  /** Checks each sent event against the `schemas` option; `undefined` without schemas. */
+  private readonly validate: EventValidator | undefined;
   private reason: CloseReason | undefined;
   private gap = false;
   private wroteSinceHeartbeat = false;
@@ -170,6 +195,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable, Win
     this.heartbeatMs = resolved.heartbeatMs;
     this.maxBufferedBytes = resolved.maxBufferedBytes;
     this.coalesceMs = resolved.coalesceMs;
+    this.validate = resolved.validate;
     this.lastEventId = options?.lastEventId;
 
     if (sink.destroyed) {
@@ -210,6 +236,7 @@ export class SseConnection implements Connection, HeartbeatMember, Corkable, Win
   send(event: SseEvent): Promise<boolean> {
     let bytes: Buffer;
     try {
+      if (this.validate !== undefined) this.validate(event);
       bytes = formatEvent(event);
     } catch (error) {
       return quietReject(error);

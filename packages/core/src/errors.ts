@@ -1,3 +1,5 @@
+import type { StandardSchemaIssue } from './standard-schema.js';
+
 /**
  * Errors thrown by ssekit. Every error is an {@link SseError} with a string-literal `code`, so
  * callers can branch on `err.code`. `instanceof` works too, also across the ESM and CommonJS
@@ -6,7 +8,7 @@
  */
 
 /** The kinds of error ssekit raises. */
-export type SseErrorCode = 'format' | 'closed' | 'options' | 'unavailable' | 'http';
+export type SseErrorCode = 'format' | 'closed' | 'options' | 'unavailable' | 'http' | 'validation';
 
 /** On an error: the brand ids of its class and of every ssekit class above it. */
 const BRANDS: unique symbol = Symbol.for('ssekit.error.brands');
@@ -169,3 +171,26 @@ export class SseHttpError extends SseError {
   }
 }
 brandError(SseHttpError, '@ssekit/core:SseHttpError');
+
+/**
+ * An event whose data its schema (the `schemas` option) rejects. Thrown before anything is
+ * stored or written: no replayer holds the event and no connection received it.
+ */
+export class SseValidationError extends SseError {
+  /** The event name (`message` for an event without one). */
+  readonly event: string;
+  /** What the schema found wrong. */
+  readonly issues: ReadonlyArray<StandardSchemaIssue>;
+  /** The rejected data. */
+  readonly data: unknown;
+
+  constructor(event: string, issues: ReadonlyArray<StandardSchemaIssue>, data: unknown) {
+    const first = issues[0];
+    const where = first?.path?.length ? ` at ${first.path.map((p) => String(typeof p === 'object' ? p.key : p)).join('.')}` : '';
+    super('validation', `Invalid data for SSE event "${event}"${first ? `: ${first.message}${where}` : ''}${issues.length > 1 ? ` (and ${issues.length - 1} more)` : ''}`);
+    this.event = event;
+    this.issues = issues;
+    this.data = data;
+  }
+}
+brandError(SseValidationError, '@ssekit/core:SseValidationError');

@@ -87,7 +87,8 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
   const settings = resolveSseOptions(options);
   const { replayer, authorize, resetEvent, shutdownRetryMs, shutdownGraceMs, retryAfter } = settings;
   const provider = settings.provider ?? new DefaultProvider();
-  const hub: Broadcaster = settings.hub ?? new Hub({ replayer: replayer as SyncReplayer | undefined });
+  const schemas = settings.connection.schemas;
+  const hub: Broadcaster = settings.hub ?? new Hub({ replayer: replayer as SyncReplayer | undefined, ...(schemas ? { schemas } : {}) });
   const connectionOptions = settings.connection;
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerIp, retryAfter);
 

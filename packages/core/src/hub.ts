@@ -4,12 +4,14 @@
 import { conflationKey, type BroadcastOptions, type Broadcaster } from './broadcaster.js';
 import type { CloseOptions, Connection } from './connection.js';
 import { isPromiseLike, type SseEvent } from './event.js';
+import type { AnyEvents, EventMap, EventOf } from './event-map.js';
 import { SseOptionsError } from './errors.js';
 import { formatEventBody, formatIdLine, withIdLine } from './format.js';
 import { assertKnownOptions, keysOf } from './option-keys.js';
 import { Registry } from './registry.js';
 import { isReplayer, type SyncReplayer } from './replayer.js';
 import { assertTopic } from './topic.js';
+import { eventValidator, type EventValidator, type SseSchemas } from './validation.js';
 
 /**
  * A hook that sees every event before delivery: return a replacement event, `null` to drop it,
@@ -19,8 +21,8 @@ export type BroadcastHook = (event: SseEvent) => SseEvent | null | undefined | v
 /** Like {@link BroadcastHook}, for events sent to a topic. */
 export type BroadcastToHook = (topic: string, event: SseEvent) => SseEvent | null | undefined | void;
 
-/** Options of {@link Hub}. */
-export interface HubOptions {
+/** Options of {@link Hub}; `E` is its event map. */
+export interface HubOptions<E extends EventMap = AnyEvents> {
   /**
    * Stores every broadcast before delivery, so clients receive the replayer's id and can resume
    * with `Last-Event-ID`. Must store synchronously (as {@link MemoryReplayer} does).
@@ -30,9 +32,17 @@ export interface HubOptions {
   onBroadcast?: BroadcastHook;
   /** See {@link Hub.onBroadcastTo}. */
   onBroadcastTo?: BroadcastToHook;
+  /**
+   * A Standard Schema (zod, valibot, ...) per event name: each event's data is checked after
+   * the hooks and before it is encoded, stored or written, and `broadcast` throws
+   * `SseValidationError` when its schema rejects it (nothing stored, nobody received it).
+   * Schemas must validate synchronously; one that returns a promise makes the broadcast throw
+   * an `SseOptionsError`. Default: none (no check, and no cost per broadcast).
+   */
+  schemas?: SseSchemas<E>;
 }
 
-const HUB_KEYS = keysOf<HubOptions>({ replayer: true, onBroadcast: true, onBroadcastTo: true });
+const HUB_KEYS = keysOf<HubOptions>({ replayer: true, onBroadcast: true, onBroadcastTo: true, schemas: true });
 
 /**
  * In-memory {@link Broadcaster}: connections, topics and fan-out within one process.
@@ -41,8 +51,11 @@ const HUB_KEYS = keysOf<HubOptions>({ replayer: true, onBroadcast: true, onBroad
  * waiting for any of them; a connection whose unsent bytes would pass its `maxBufferedBytes`
  * is closed as `slow` on the spot and removed. Closed connections leave every map at once.
  * All methods are synchronous.
+ *
+ * With an event map `E` (`new Hub<Events>()`), `broadcast` and `broadcastTo` accept only
+ * `{ event: K, data: E[K] }` for a name `K` of `E`; without it, any event.
  */
-export class Hub implements Broadcaster {
+export class Hub<E extends EventMap = AnyEvents> implements Broadcaster<E> {
   /**
    * Sees (and may replace or drop) each event given to {@link Hub.broadcast} before delivery.
    */
@@ -52,8 +65,10 @@ export class Hub implements Broadcaster {
   /** The replayer every broadcast is stored in, if any. */
   readonly replayer: SyncReplayer | undefined;
   private readonly registry = new Registry();
+  private readonly validate: EventValidator | undefined;
 
-  constructor(options: HubOptions = {}) {
+  /** @throws {SseOptionsError} for an invalid option or an unknown key. */
+  constructor(options: HubOptions<NoInfer<E>> = {}) {
     if (typeof options !== 'object' || options === null) {
       throw new SseOptionsError('options', options, 'must be an object');
     }
@@ -64,6 +79,7 @@ export class Hub implements Broadcaster {
     this.replayer = options.replayer;
     this.onBroadcast = options.onBroadcast;
     this.onBroadcastTo = options.onBroadcastTo;
+    this.validate = eventValidator(options.schemas);
   }
 
   register(connection: Connection): void {
@@ -82,14 +98,19 @@ export class Hub implements Broadcaster {
     this.registry.unsubscribe(connection, topic);
   }
 
-  broadcast(event: SseEvent, options?: BroadcastOptions): SseEvent | null {
+  /**
+   * @throws {SseFormatError} for an event that cannot be encoded, {@link SseValidationError}
+   *   for data its schema rejects; nothing was stored or delivered.
+   */
+  broadcast(event: EventOf<E>, options?: BroadcastOptions): SseEvent | null {
     const key = conflationKey(undefined, options);
     const hooked = this.onBroadcast ? this.onBroadcast(event) : undefined;
     if (hooked === null) return null;
     return this.deliver(hooked ?? event, undefined, key);
   }
 
-  broadcastTo(topic: string, event: SseEvent, options?: BroadcastOptions): SseEvent | null {
+  /** Like {@link Hub.broadcast}, to the subscribers of `topic`. */
+  broadcastTo(topic: string, event: EventOf<E>, options?: BroadcastOptions): SseEvent | null {
     assertTopic(topic);
     const key = conflationKey(topic, options);
     const hooked = this.onBroadcastTo ? this.onBroadcastTo(topic, event) : undefined;
@@ -100,6 +121,7 @@ export class Hub implements Broadcaster {
   private deliver(event: SseEvent, topic: string | undefined, key: string | undefined): SseEvent {
     // Encode (and so validate) before storing: an event that cannot be encoded must never
     // enter the replayer. The id goes in front of the body once it is known.
+    if (this.validate !== undefined) this.validate(event);
     const body = formatEventBody(event);
     // With a replayer, the id given is replaced by the stored one; it must still be valid.
     if (this.replayer && event.id !== undefined) formatIdLine(event.id);

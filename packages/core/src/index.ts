@@ -5,6 +5,9 @@
  * @packageDocumentation
  */
 export type { SseEvent, StoredEvent, MaybePromise } from './event.js';
+export type { EventMap, AnyEvents, EventOf, PipeItemOf, ControlEvent } from './event-map.js';
+export type { StandardSchemaV1, StandardSchemaProps, StandardSchemaResult, StandardSchemaIssue } from './standard-schema.js';
+export type { SseSchemas } from './validation.js';
 export {
   SseError,
   SseFormatError,
@@ -12,13 +15,14 @@ export {
   SseOptionsError,
   SseUnavailableError,
   SseHttpError,
+  SseValidationError,
   type SseErrorCode,
   type SseField,
   type CloseReason,
 } from './errors.js';
 export { formatEvent, formatComment } from './format.js';
 export { SseWriter } from './writer.js';
-export { SseConnection, type Connection, type CloseListener, type CloseOptions, type PipeItem } from './connection.js';
+export { SseConnection, type Connection, type UntypedConnection, type TypedConnection, type CloseListener, type CloseOptions, type PipeItem } from './connection.js';
 export type { ConnectionOptions, SseOptions, OpenOptions, Authorize } from './options.js';
 export { createConnection, isClientDisconnected, DefaultProvider, type NodeRequest, type NodeResponse } from './node.js';
 export type { SseSink } from './sink.js';

@@ -4,6 +4,8 @@
  */
 import { isBroadcaster, type Broadcaster } from './broadcaster.js';
 import type { SseEvent } from './event.js';
+import type { AnyEvents, EventMap } from './event-map.js';
+import { eventValidator, type EventValidator, type SseSchemas } from './validation.js';
 import { SseOptionsError } from './errors.js';
 import { assertKnownOptions, keysOf } from './option-keys.js';
 import { formatEvent } from './format.js';
@@ -55,19 +57,36 @@ export interface ConnectionOptions {
    * not read.
    */
   lastEventId?: string | undefined;
+  /**
+   * Checks the data of every event sent on the connection (`send`, `pipe`) against its
+   * event's schema; a rejected event rejects with `SseValidationError` and nothing is written.
+   * Default: none (no check, and no cost per write).
+   */
+  schemas?: SseSchemas;
 }
 
 /** Decides whether a request may subscribe to `topics`; `false` answers 403. */
 export type Authorize<Req = NodeRequest> = (request: Req, topics: readonly string[]) => boolean | Promise<boolean>;
 
-/** Options shared by every adapter (`expressSse`, `fastifySse`, `koaSse`) and `createSseHandler`. */
-export interface SseOptions<Req = NodeRequest> {
+/**
+ * Options shared by every adapter (`expressSse`, `fastifySse`, `koaSse`) and `createSseHandler`.
+ * `Req` is the framework's request, `E` the event map (see `EventMap`).
+ */
+export interface SseOptions<Req = NodeRequest, E extends EventMap = AnyEvents> {
   /**
    * Where connections are registered and broadcasts go. Default: a new in-memory `Hub`
-   * using `replayer`, so broadcasts carry the replayer's ids. A hub passed in does its own
-   * storing; `replayer` is then only used to replay.
+   * using `replayer` and `schemas`, so broadcasts carry the replayer's ids and are checked.
+   * A hub passed in does its own storing and checking (give it its own `schemas`);
+   * `replayer` is then only used to replay, and `schemas` only checks `send` and `pipe`.
    */
-  hub?: Broadcaster;
+  hub?: Broadcaster<E>;
+  /**
+   * A Standard Schema (zod, valibot, arktype, ...) per event name, checking event data at run
+   * time on the default hub's broadcasts and on every connection's `send` and `pipe`: invalid
+   * data throws (or rejects with) `SseValidationError` before anything is stored or written.
+   * Schemas must validate synchronously. Default: none (no check, and no cost per write).
+   */
+  schemas?: SseSchemas<E>;
   /** Retains events for `Last-Event-ID` recovery. Default: none (no replay). */
   replayer?: Replayer;
   /**
@@ -163,7 +182,7 @@ export function positiveInt(option: string, value: unknown): number | undefined 
   return value;
 }
 
-const CONNECTION_KEYS = keysOf<ConnectionOptions>({ heartbeatMs: true, retryMs: true, maxBufferedBytes: true, coalesceMs: true, headers: true, lastEventId: true });
+const CONNECTION_KEYS = keysOf<ConnectionOptions>({ heartbeatMs: true, retryMs: true, maxBufferedBytes: true, coalesceMs: true, headers: true, lastEventId: true, schemas: true });
 const SSE_KEYS = keysOf<SseOptions>({
   hub: true,
   replayer: true,
@@ -180,6 +199,7 @@ const SSE_KEYS = keysOf<SseOptions>({
   headers: true,
   shutdownRetryMs: true,
   shutdownGraceMs: true,
+  schemas: true,
 });
 const OPEN_KEYS = keysOf<OpenOptions>({ topics: true, replay: true });
 
@@ -201,6 +221,10 @@ export interface ResolvedConnectionOptions {
   readonly maxBufferedBytes: number;
   readonly coalesceMs: number;
   readonly headers: SseHeaders | undefined;
+  /** The checks of the `schemas` option, built once; `undefined` without schemas. */
+  readonly validate: EventValidator | undefined;
+  /** The `schemas` option as given. */
+  readonly schemas: SseSchemas | undefined;
 }
 
 /** Options objects made by {@link optionsForConnection}, with what they resolve to. */
@@ -232,6 +256,8 @@ function connectionFields(options: ConnectionOptions): ResolvedConnectionOptions
     maxBufferedBytes: positiveInt('maxBufferedBytes', options.maxBufferedBytes) ?? DEFAULT_MAX_BUFFERED_BYTES,
     coalesceMs: nonNegativeInt('coalesceMs', options.coalesceMs) ?? 0,
     headers,
+    validate: eventValidator(options.schemas),
+    schemas: options.schemas,
   };
 }
 
@@ -249,6 +275,7 @@ export function optionsForConnection(resolved: ResolvedConnectionOptions, lastEv
   if (resolved.coalesceMs !== 0) options.coalesceMs = resolved.coalesceMs;
   if (resolved.retryMs !== undefined) options.retryMs = resolved.retryMs;
   if (resolved.headers !== undefined) options.headers = resolved.headers;
+  if (resolved.schemas !== undefined) options.schemas = resolved.schemas;
   prepared.set(options, resolved);
   return options;
 }

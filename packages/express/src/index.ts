@@ -9,17 +9,27 @@
  * @packageDocumentation
  */
 import type { NextFunction, Request, Response } from 'express';
-import { createSseHandler, type Broadcaster, type Hub, type OpenStream, type SseMiddlewareApi, type SseOptions } from '@ssekit/core';
+import {
+  createSseHandler,
+  type AnyEvents,
+  type Broadcaster,
+  type EventMap,
+  type Hub,
+  type OpenOptions,
+  type OpenStream,
+  type SseMiddlewareApi,
+  type SseOptions,
+} from '@ssekit/core';
 import { handlerApi } from '@ssekit/core/integration';
 
 /**
  * Options of {@link expressSse}: every option of `@ssekit/core`'s `SseOptions`, with
- * `authorize` receiving the Express request.
+ * `authorize` receiving the Express request and `schemas` keyed by the names of `E`.
  */
-export type ExpressSseOptions = SseOptions<Request>;
+export type ExpressSseOptions<E extends EventMap = AnyEvents> = SseOptions<Request, E>;
 
 /** The middleware returned by {@link expressSse}, with the hub, a stream count and `close()`. */
-export interface ExpressSseMiddleware<H extends Broadcaster = Broadcaster> extends SseMiddlewareApi<H> {
+export interface ExpressSseMiddleware<H = Broadcaster> extends SseMiddlewareApi<H> {
   /** Adds `res.sse()` and sets `app.locals.sseHub`, then calls `next()`. */
   (req: Request, res: Response, next: NextFunction): void;
 }
@@ -45,6 +55,12 @@ declare global {
  * Creates the Express middleware. Options are validated here: an invalid one (or an unknown
  * key) throws an `SseOptionsError` at once.
  *
+ * `expressSse<Events>()` types the hub by the event map `Events` (name to data type, the type
+ * `@ssekit/client`'s `connect<Events>()` reads): `sse.hub.broadcast()` and `broadcastTo()`
+ * accept only its events. Streams are typed at `res.sse<Events>()`. The map is only ever
+ * given, never inferred from the options. With a hub of your own, name its type too:
+ * `expressSse<Events, MyHub>({ hub })`.
+ *
  * @example
  * ```ts
  * const sse = expressSse({ heartbeatMs: 15_000 });
@@ -56,13 +72,15 @@ declare global {
  * sse.hub.broadcastTo('news', { data: { headline: 'ssekit 0.1' } });
  * ```
  */
-export function expressSse<H extends Broadcaster = Hub>(options: ExpressSseOptions & { hub?: H } = {}): ExpressSseMiddleware<H> {
-  const handler = createSseHandler<Request>(options);
+export function expressSse<E extends EventMap = AnyEvents, H extends Broadcaster<E> = Hub<E>>(
+  options: ExpressSseOptions<NoInfer<E>> & { hub?: H } = {},
+): ExpressSseMiddleware<H> {
+  const handler = createSseHandler<Request>(options as SseOptions<Request>);
 
   const middleware = (req: Request, res: Response, next: NextFunction): void => {
     const locals = req.app.locals;
     if (locals.sseHub === undefined) locals.sseHub = handler.hub;
-    res.sse = (openOptions) => handler.open(req, res, openOptions, { request: req, ip: req.ip });
+    res.sse = ((openOptions?: OpenOptions) => handler.open(req, res, openOptions, { request: req, ip: req.ip })) as OpenStream;
     next();
   };
 
@@ -70,5 +88,5 @@ export function expressSse<H extends Broadcaster = Hub>(options: ExpressSseOptio
 }
 
 export default expressSse;
-export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError } from '@ssekit/core';
-export type { Broadcaster, ClosableServer, Connection, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions } from '@ssekit/core';
+export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError, SseValidationError } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions, SseSchemas } from '@ssekit/core';

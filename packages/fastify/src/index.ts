@@ -10,9 +10,21 @@
  * a quick start needs from `@ssekit/core`, so it is the only one to install.
  * @packageDocumentation
  */
-import type { FastifyPluginCallback, FastifyReply, FastifyRequest, RegisterOptions } from 'fastify';
+import type { FastifyInstance, FastifyPluginCallback, FastifyReply, FastifyRequest, RegisterOptions } from 'fastify';
 import fp from 'fastify-plugin';
-import { createSseHandler, type Broadcaster, type Connection, type OpenOptions, type OpenStream, type SseHandler, type SseOptions } from '@ssekit/core';
+import {
+  createSseHandler,
+  SseOptionsError,
+  type AnyEvents,
+  type Broadcaster,
+  type Connection,
+  type EventMap,
+  type Hub,
+  type OpenOptions,
+  type OpenStream,
+  type SseHandler,
+  type SseOptions,
+} from '@ssekit/core';
 
 /**
  * Options of {@link fastifySse}: every option of `@ssekit/core`'s `SseOptions`, with
@@ -25,7 +37,8 @@ declare module 'fastify' {
     /**
      * The hub of the `@ssekit/fastify` plugin: broadcast through it. Typed as a `Broadcaster`
      * (a declaration merge cannot carry the type of the hub you passed): write
-     * `app.sseHub as Hub` for the in-memory hub's extras (hooks, `topicNames()`).
+     * `app.sseHub as Hub` for the in-memory hub's extras (hooks, `topicNames()`), or
+     * `typedSse<Events>(app).hub` for a hub typed by an event map.
      */
     sseHub: Broadcaster;
     /** Number of streams open through the `@ssekit/fastify` plugin. */
@@ -77,7 +90,7 @@ const plugin: FastifyPluginCallback<FastifySseOptions> = (fastify, options, done
   fastify.decorate('sseConnectionCount', () => handler.connectionCount());
   fastify.decorateReply('sse', function sse(this: FastifyReply, openOptions?: OpenOptions): Promise<Connection> {
     return openOn(handler, this, openOptions);
-  });
+  } as OpenStream);
   // End the streams before Fastify closes the server, which waits for open connections.
   fastify.addHook('preClose', (hookDone) => {
     handler.close().then(() => hookDone(), hookDone);
@@ -106,6 +119,46 @@ export const fastifySse: FastifyPluginCallback<FastifySseOptions> = fp(plugin, {
   name: '@ssekit/fastify',
 });
 
+/** The plugin's hub and streams of one app, typed by an event map `E`: see {@link typedSse}. */
+export interface TypedFastifySse<E extends EventMap = AnyEvents, H extends Broadcaster<E> = Hub<E>> {
+  /** The plugin's hub (`app.sseHub`), whose `broadcast` and `broadcastTo` accept only events of `E`. */
+  readonly hub: H;
+  /** Opens an event stream for `reply` (`reply.sse()`), its `send` and `pipe` typed by `E`. */
+  open(reply: FastifyReply, openOptions?: OpenOptions): Promise<Connection<E>>;
+  /** Number of streams open through the plugin (`app.sseConnectionCount()`). */
+  connectionCount(): number;
+}
+
+/**
+ * The plugin's decorators of `app`, typed by the event map `E` (name to data type, the type
+ * `@ssekit/client`'s `connect<Events>()` reads). A declaration merge types `app.sseHub` for
+ * every app of the process, so it cannot carry one app's map: this accessor does, at no cost
+ * (it reads the decorators, adds nothing to them and checks nothing per event; give the plugin
+ * `schemas` for run-time checks). Call it once the plugin is registered, for example:
+ *
+ * ```ts
+ * await app.register(fastifySse, { schemas });
+ * const sse = typedSse<Events>(app);
+ * sse.hub.broadcast({ event: 'tick', data: { price: 1 } });
+ * app.get('/events', async (request, reply) => {
+ *   const conn = await sse.open(reply, { topics: ['ticker'] });
+ * });
+ * ```
+ *
+ * With a hub of your own, name its type too: `typedSse<Events, MyHub>(app)`.
+ * @throws {SseOptionsError} when the plugin is not registered on `app` (or not yet).
+ */
+export function typedSse<E extends EventMap = AnyEvents, H extends Broadcaster<E> = Hub<E>>(app: FastifyInstance): TypedFastifySse<E, H> {
+  if (!app.hasDecorator('sseHub')) {
+    throw new SseOptionsError('app', undefined, 'has no @ssekit/fastify plugin: await app.register(fastifySse) first');
+  }
+  return {
+    hub: app.sseHub as unknown as H,
+    open: (reply, openOptions) => reply.sse<E>(openOptions),
+    connectionCount: () => app.sseConnectionCount(),
+  };
+}
+
 export default fastifySse;
-export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError } from '@ssekit/core';
-export type { Broadcaster, ClosableServer, Connection, OpenOptions, OpenStream, SseEvent, SseOptions } from '@ssekit/core';
+export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError, SseValidationError } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseOptions, SseSchemas } from '@ssekit/core';

@@ -1,8 +1,8 @@
 /** What only Fastify has: plugin metadata, decorators, and `setErrorHandler` seeing a refusal. */
 import Fastify from 'fastify';
 import type { AddressInfo } from 'node:net';
-import { Hub, SseHttpError } from '@ssekit/core';
-import fastifySseDefault, { fastifySse } from '@ssekit/fastify';
+import { Hub, SseHttpError, SseOptionsError } from '@ssekit/core';
+import fastifySseDefault, { fastifySse, typedSse } from '@ssekit/fastify';
 import { connect, fetchPlain } from '@ssekit/testkit';
 
 test('is a fastify-plugin named @ssekit/fastify for Fastify 5, default and named', () => {
@@ -45,4 +45,16 @@ test('a refused stream reaches setErrorHandler, and an accepted one still stream
   expect((await client.next()).data).toBe('welcome');
   await app.close();
   await client.waitEnd();
+});
+
+test('typedSse reads the plugin of an app, and refuses an app without it', async () => {
+  const bare = Fastify();
+  expect(() => typedSse(bare)).toThrow(SseOptionsError);
+  await bare.close();
+  const app = Fastify();
+  await app.register(fastifySse, { heartbeatMs: 0 });
+  const sse = typedSse<{ tick: number }>(app);
+  expect(sse.hub).toBe(app.sseHub);
+  expect(sse.connectionCount()).toBe(0);
+  await app.close();
 });

@@ -14,8 +14,11 @@ import type Koa from 'koa';
 import {
   createSseHandler,
   isClientDisconnected,
+  type AnyEvents,
   type Broadcaster,
+  type EventMap,
   type Hub,
+  type OpenOptions,
   type OpenStream,
   type SseMiddlewareApi,
   type SseOptions,
@@ -24,12 +27,12 @@ import { handlerApi } from '@ssekit/core/integration';
 
 /**
  * Options of {@link koaSse}: every option of `@ssekit/core`'s `SseOptions`, with `authorize`
- * receiving the Koa context (so it can read `ctx.state`).
+ * receiving the Koa context (so it can read `ctx.state`) and `schemas` keyed by the names of `E`.
  */
-export type KoaSseOptions = SseOptions<Koa.Context>;
+export type KoaSseOptions<E extends EventMap = AnyEvents> = SseOptions<Koa.Context, E>;
 
 /** The middleware returned by {@link koaSse}, with the hub, a stream count and `close()`. */
-export interface KoaSseMiddleware<H extends Broadcaster = Broadcaster> extends SseMiddlewareApi<H> {
+export interface KoaSseMiddleware<H = Broadcaster> extends SseMiddlewareApi<H> {
   /** Adds `ctx.sse()` and `ctx.sseHub`, then runs the downstream middleware. */
   (ctx: Koa.ExtendableContext, next: Koa.Next): Promise<void>;
 }
@@ -70,6 +73,12 @@ function quietDisconnects(ctx: Koa.ExtendableContext): void {
  * Creates the Koa middleware. Options are validated here: an invalid one (or an unknown key)
  * throws an `SseOptionsError` at once.
  *
+ * `koaSse<Events>()` types the hub by the event map `Events` (name to data type, the type
+ * `@ssekit/client`'s `connect<Events>()` reads): `sse.hub.broadcast()` and `broadcastTo()`
+ * accept only its events. Streams are typed at `ctx.sse<Events>()`. The map is only ever
+ * given, never inferred from the options. With a hub of your own, name its type too:
+ * `koaSse<Events, MyHub>({ hub })`.
+ *
  * @example
  * ```ts
  * const sse = koaSse({ heartbeatMs: 15_000 });
@@ -81,12 +90,14 @@ function quietDisconnects(ctx: Koa.ExtendableContext): void {
  * sse.hub.broadcastTo('news', { data: { headline: 'ssekit 0.1' } });
  * ```
  */
-export function koaSse<H extends Broadcaster = Hub>(options: KoaSseOptions & { hub?: H } = {}): KoaSseMiddleware<H> {
-  const handler = createSseHandler<Koa.Context>(options);
+export function koaSse<E extends EventMap = AnyEvents, H extends Broadcaster<E> = Hub<E>>(
+  options: KoaSseOptions<NoInfer<E>> & { hub?: H } = {},
+): KoaSseMiddleware<H> {
+  const handler = createSseHandler<Koa.Context>(options as SseOptions<Koa.Context>);
 
   const middleware = (ctx: Koa.ExtendableContext, next: Koa.Next): Promise<void> => {
     ctx.sseHub = handler.hub;
-    ctx.sse = async (openOptions) => {
+    ctx.sse = (async (openOptions?: OpenOptions) => {
       quietDisconnects(ctx);
       try {
         const connection = await handler.open(ctx.req, ctx.res, openOptions, { request: ctx as Koa.Context, ip: ctx.ip });
@@ -98,7 +109,7 @@ export function koaSse<H extends Broadcaster = Hub>(options: KoaSseOptions & { h
         if (ctx.res.headersSent) ctx.respond = false;
         throw error;
       }
-    };
+    }) as OpenStream;
     return next().then(() => undefined);
   };
 
@@ -106,5 +117,5 @@ export function koaSse<H extends Broadcaster = Hub>(options: KoaSseOptions & { h
 }
 
 export default koaSse;
-export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError } from '@ssekit/core';
-export type { Broadcaster, ClosableServer, Connection, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions } from '@ssekit/core';
+export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError, SseValidationError } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions, SseSchemas } from '@ssekit/core';
