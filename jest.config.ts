@@ -14,7 +14,7 @@ const config: Config = {
   moduleNameMapper: {
     // Sources import each other with the `.js` extension NodeNext requires; Jest resolves the `.ts`.
     '^(\\.{1,2}/.*)\\.js$': '$1',
-    '^@ssekit/(core|express|fastify|koa|redis|fetch)$': '<rootDir>/packages/$1/src/index.ts',
+    '^@ssekit/(core|express|fastify|koa|redis|fetch|client)$': '<rootDir>/packages/$1/src/index.ts',
     '^@ssekit/core/integration$': '<rootDir>/packages/core/src/integration.ts',
     // The test kit (private, never published) and the harness it shares with bench/ and stress/.
     '^@ssekit/testkit$': '<rootDir>/test/support/index.ts',
