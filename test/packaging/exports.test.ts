@@ -21,6 +21,7 @@ const ENTRIES: readonly (readonly [pkg: string, entry: string, names: readonly s
   ['koa', '.', ['koaSse', 'default', ...QUICK_START]],
   ['redis', '.', ['RedisBroadcaster', 'RedisReplayer']],
   ['fetch', '.', ['fetchSse', 'default', ...QUICK_START]],
+  ['client', '.', ['connect', 'SseClientError', 'SseOptionsError', 'createEventStreamParser']],
 ];
 
 interface Conditions {

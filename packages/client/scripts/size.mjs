@@ -3,7 +3,7 @@
  * What `@ssekit/client` costs a page: the built ESM entry bundled and minified for browsers
  * (esbuild, the one tsup builds with), then gzipped (level 9).
  *
- *   npm run size -w @ssekit/client      (or: node packages/client/scripts/size.mjs)
+ *   node packages/client/scripts/size.mjs            (--json for the bytes as JSON)
  *
  * Build first (`npx -y pnpm@12.4.2 -r build`).
  */
@@ -43,6 +43,10 @@ export async function measure(entry = ENTRY) {
 const isMain = process.argv[1] !== undefined && pathToFileURL(process.argv[1]).href === import.meta.url;
 if (isMain) {
   const { minified, gzipped } = await measure();
+  if (process.argv.includes('--json')) {
+    console.log(JSON.stringify({ minified, gzipped }));
+    process.exit(0);
+  }
   const kb = (n) => `${(n / 1024).toFixed(2)} KB`;
   console.log(`@ssekit/client ESM entry: ${kb(minified)} minified, ${kb(gzipped)} min+gzip (${gzipped} bytes)`);
 }

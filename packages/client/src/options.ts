@@ -161,9 +161,12 @@ export const DEFAULT_RETRY: Readonly<Required<RetryOptions>> = Object.freeze({ i
 /** The default of `heartbeatTimeoutMs`: three times the 15 s heartbeat of an ssekit server. */
 export const DEFAULT_HEARTBEAT_TIMEOUT_MS = 45_000;
 
+/** The longest delay `setTimeout` can wait, and so the largest number an option takes. */
+const MAX_TIMER_MS = 2_147_483_647;
+
 /**
- * What each option may be: `typeof` names (`object` excludes `null`), or exact values. The keys
- * are every option `connect()` knows.
+ * What each option may be: `typeof` names (`object` excludes `null`; a `number` is from 0 to
+ * {@link MAX_TIMER_MS}), or exact values. The keys are every option `connect()` knows.
  */
 const ACCEPTS: Record<keyof ConnectOptions, string> = {
   headers: 'object function',
@@ -197,7 +200,9 @@ function check<T extends object>(options: T, accepts: Record<string, string>, pr
     if (value === undefined) continue;
     const words = allowed.split(' ');
     const type = value === null ? 'null' : typeof value;
-    if (!words.includes(type) && !words.includes(type === 'string' ? `'${value}'` : String(value))) {
+    // Every number option is a count of milliseconds or a factor: finite, never negative.
+    const fits = type === 'number' ? (value as number) >= 0 && (value as number) <= MAX_TIMER_MS : words.includes(type);
+    if (!fits && !words.includes(type === 'string' ? `'${value}'` : String(value))) {
       throw new SseOptionsError(prefix + key, value, `must be ${words.join(' or ')}`);
     }
     defined[key] = value;
@@ -205,10 +210,6 @@ function check<T extends object>(options: T, accepts: Record<string, string>, pr
   return defined as Partial<T>;
 }
 
-/** Throws unless `value` is a number from `min` to `max`. */
-function range(name: string, value: number, min: number, max = 2_147_483_647): void {
-  if (!(value >= min && value <= max)) throw new SseOptionsError(name, value, `must be from ${min} to ${max}`);
-}
 
 /** Validates `connect()` options and fills in the defaults; throws {@link SseOptionsError}. */
 export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
@@ -231,16 +232,14 @@ export function resolveOptions(options: ConnectOptions = {}): ResolvedOptions {
   const { method, lastEventId, body } = resolved;
   if (!/^[A-Z]+$/.test(method)) throw new SseOptionsError('method', method, 'must be an HTTP method name');
   if (/[\r\n\0]/.test(lastEventId)) throw new SseOptionsError('lastEventId', lastEventId, 'must not contain CR, LF or NUL');
-  range('heartbeatTimeoutMs', resolved.heartbeatTimeoutMs, 0);
   if (body !== undefined && (method === 'GET' || method === 'HEAD')) throw new SseOptionsError('body', body, `cannot go with ${method}`);
   if (typeof resolved.fetch !== 'function') throw new SseOptionsError('fetch', resolved.fetch, 'is required: no global fetch');
   if (retry) {
     const r = resolved.retry as Required<RetryOptions>;
     if (retry.maxMs === undefined) r.maxMs = Math.max(r.maxMs, r.initialMs);
-    range('retry.initialMs', r.initialMs, 0);
-    range('retry.maxMs', r.maxMs, r.initialMs);
-    range('retry.factor', r.factor, 1, 100);
-    range('retry.jitter', r.jitter, 0, 1);
+    if (r.maxMs < r.initialMs) throw new SseOptionsError('retry.maxMs', r.maxMs, 'must be at least retry.initialMs');
+    if (r.factor < 1 || r.factor > 100) throw new SseOptionsError('retry.factor', r.factor, 'must be from 1 to 100');
+    if (r.jitter > 1) throw new SseOptionsError('retry.jitter', r.jitter, 'must be from 0 to 1');
   }
   return resolved;
 }

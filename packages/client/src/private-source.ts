@@ -197,9 +197,8 @@ export function createPrivateSource(url: URL, options: ResolvedOptions, sink: So
         // A block with only an id moves the position too.
         lastEventId = parser.lastEventId;
       }
-      // An unfinished event at the end is discarded, as the spec says.
-      parser.feed(decoder.decode());
-      lastEventId = parser.lastEventId;
+      // An unfinished event at the end is discarded, as the spec says: what is left in the
+      // parser and the decoder (at most the start of a character) is dropped with them.
       error = new SseClientError('ended', 'The server ended the stream');
     } catch (cause) {
       error = lost(cause);

@@ -21,7 +21,7 @@
  * @see https://w3c.github.io/web-locks/
  * @see https://html.spec.whatwg.org/multipage/web-messaging.html#broadcasting-to-other-browsing-contexts
  */
-import { SseClientError, type SseClientErrorCode } from './errors.js';
+import { SseClientError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { ParsedEvent } from './parser.js';
 import { createPrivateSource } from './private-source.js';
@@ -35,10 +35,8 @@ const RECENT_IDS = 512;
 
 type SinkMethod = keyof SourceSink;
 
-/** An {@link SseClientError} as it crosses the channel (structured cloning keeps no class). */
-interface WireError {
-  sseError: { code: SseClientErrorCode; message: string; status: number | undefined; body: string | undefined };
-}
+/** An {@link SseClientError} as it crosses the channel (structured cloning keeps no class or fields). */
+type WireError = Pick<SseClientError, 'code' | 'message' | 'status' | 'body'> & { sseError: true };
 
 /** A call the leader made on its sink, numbered so that a joining stream knows what it has. */
 interface Call {
@@ -78,14 +76,12 @@ export function canShare(): boolean {
 }
 
 function toWire(value: unknown): unknown {
-  if (!(value instanceof SseClientError)) return value;
-  const { code, message, status, body } = value;
-  return { sseError: { code, message, status, body } } satisfies WireError;
+  return value instanceof SseClientError ? ({ ...value, message: value.message, sseError: true } satisfies WireError) : value;
 }
 
 function fromWire(value: unknown): unknown {
-  const error = (value as Partial<WireError> | undefined)?.sseError;
-  return error ? new SseClientError(error.code, error.message, error) : value;
+  const error = value as Partial<WireError> | undefined;
+  return error?.sseError ? new SseClientError(error.code!, error.message!, error) : value;
 }
 
 /**
