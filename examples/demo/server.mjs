@@ -6,26 +6,31 @@
  *
  * Routes
  *   GET  /                            the page (public/: plain HTML, CSS and JS, no build step)
+ *   GET  /vendor/ssekit-client/       the built @ssekit/client ESM, which the page imports as is
  *   GET  /events?topics=ticker,chat   the event stream; resumes after `Last-Event-ID`
  *   GET  /state                       a snapshot (prices, recent chat) and the id it is current to
  *   POST /chat      {name, text}      broadcasts a chat message to topic `chat`
  *   POST /drop?client=ID              closes that client's stream on purpose, to watch recovery
  *   GET  /stats                       open streams and subscribers per topic
  *
- * Every broadcast goes through the hub's MemoryReplayer, so it carries a replayable id. A
- * browser that loses its stream reconnects on its own with `Last-Event-ID`, and ssekit replays
- * what it missed before live events resume: no gap, no duplicate. When the id can no longer be
+ * Every broadcast goes through the hub's MemoryReplayer, so it carries a replayable id. A page
+ * that loses its stream reconnects (with `@ssekit/client`: backoff with jitter) with
+ * `Last-Event-ID`, and ssekit replays what it missed before live events resume: no gap, no
+ * duplicate. When the id can no longer be
  * replayed (evicted, or from before a restart) the page gets `event: ssekit-reset` and reloads
  * the snapshot instead.
  */
 import { createServer } from 'node:http';
 import { realpathSync } from 'node:fs';
+import { dirname } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
 import express from 'express';
 import { expressSse } from '@ssekit/express';
 import { MemoryReplayer } from '@ssekit/core';
 
 const PUBLIC_DIR = fileURLToPath(new URL('./public/', import.meta.url));
+/** The folder of the built `@ssekit/client` ESM entry (its `dist/`). */
+const CLIENT_DIR = dirname(fileURLToPath(import.meta.resolve('@ssekit/client')));
 const TOPICS = ['ticker', 'chat'];
 const CHAT_HISTORY = 30;
 const MAX_NAME = 32;
@@ -93,6 +98,8 @@ export async function start({ port = Number(process.env.PORT ?? 3000), host, tic
   app.disable('x-powered-by');
   app.use(sse); // adds res.sse()
   app.use(express.static(PUBLIC_DIR));
+  // The page imports the client's ESM build unbundled (index.html maps `@ssekit/client` here).
+  app.use('/vendor/ssekit-client', express.static(CLIENT_DIR));
 
   app.get('/state', (_req, res) => {
     // Read together, in one tick: the snapshot is exactly as of `lastEventId`. A page that opens
@@ -143,7 +150,7 @@ export async function start({ port = Number(process.env.PORT ?? 3000), host, tic
       res.status(404).json({ error: 'no open stream with that client id' });
       return;
     }
-    conn.close(); // the browser's EventSource reconnects by itself, with Last-Event-ID
+    conn.close(); // the page's @ssekit/client reconnects by itself, with Last-Event-ID
     res.status(204).end();
   });
 

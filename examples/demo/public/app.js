@@ -1,14 +1,22 @@
+// @ts-check
 /**
- * The demo page: plain browser JavaScript on the built-in EventSource, no framework, no build.
+ * The demo page: plain browser JavaScript on `@ssekit/client`, no framework, no build. The
+ * client is the package's own ESM build, which the server serves at /vendor/ssekit-client/ and
+ * index.html maps to the name `@ssekit/client`.
+ *
+ * Typed events: the stream is `connect<DemoEvents>()` (the map in ../events.d.ts), so
+ * `stream.on('tick', (tick) => ...)` knows `tick.quotes`, and `npm run typecheck` checks this
+ * file against it.
  *
  * Start-up without a race: the page loads a snapshot (`GET /state`), which comes with the id of
- * the last event it includes, and opens the stream with `?lastEventId=<that id>`. The server
- * replays every event after the snapshot, so nothing falls between the two and nothing is
- * applied twice.
+ * the last event it includes, and opens the stream with `lastEventId: <that id>` (sent as the
+ * `Last-Event-ID` header). The server replays every event after the snapshot, so nothing falls
+ * between the two and nothing is applied twice.
  *
- * Reconnects are the browser's: when the stream ends (the "Drop connection" button asks the
- * server to close it), EventSource waits the `retry:` delay the server sent (1 s) and reconnects
- * with a `Last-Event-ID` header. ssekit replays the missed events first, then live ones follow.
+ * Reconnects are the client's: when the stream ends (the "Drop connection" button asks the
+ * server to close it), @ssekit/client waits about the `retry:` delay the server sent (1 s, half
+ * of it random so that pages do not all come back at once) and reconnects with the last id.
+ * ssekit replays the missed events first, then live ones follow.
  *
  * How the page tells replayed events from live ones. Each broadcast carries `n`, a number the
  * server increments for every broadcast. Right after a stream is registered and its replay
@@ -23,9 +31,13 @@
  * of the id format.
  *
  * When the server cannot replay (the id is unknown, too old, or from before a restart), it
- * sends `event: ssekit-reset` instead of guessing. The page shows the gap and reloads the
- * snapshot.
+ * sends `event: ssekit-reset` instead of guessing; the client reports it as `gap`. The page
+ * shows the gap and reloads the snapshot.
  */
+import { connect } from '@ssekit/client';
+
+/** @typedef {import('../events').DemoEvents} DemoEvents */
+/** @typedef {import('@ssekit/client').SseMessage<DemoEvents>} Message */
 
 const LOG_ROWS = 250;
 const CHAT_ROWS = 50;
@@ -37,114 +49,114 @@ const topics = (params.get('topics') ?? 'ticker,chat')
   .map((t) => t.trim())
   .filter(Boolean);
 
-const $ = (id) => document.getElementById(id);
+/** @param {string} id */
+const $ = (id) => /** @type {HTMLElement} */ (document.getElementById(id));
 const ui = {
   status: $('status'),
   statusText: $('status-text'),
-  drop: $('drop'),
+  drop: /** @type {HTMLButtonElement} */ ($('drop')),
   gap: $('gap'),
   gapNotice: $('gap-notice'),
   quotes: $('quotes'),
   messages: $('messages'),
   form: $('chat-form'),
-  name: $('chat-name'),
-  text: $('chat-text'),
+  name: /** @type {HTMLInputElement} */ ($('chat-name')),
+  text: /** @type {HTMLInputElement} */ ($('chat-text')),
   log: $('log'),
   counts: $('counts'),
 };
 $('topics').textContent = topics.join(', ') || '(none)';
 
 const state = {
-  /** The current EventSource; events from an older one are ignored. */
-  source: null,
-  /** This stream's id on the server, from `hello`; needed to ask for a drop. */
+  /** @type {import('@ssekit/client').EventStream<DemoEvents> | null} The current stream; events from an older one are ignored. */
+  stream: null,
+  /** @type {string | null} This stream's id on the server, from `hello`; needed to ask for a drop. */
   client: null,
-  /** The last event id seen (or the snapshot's), to resume from after a manual reconnect. */
-  resumeId: null,
-  /** Rows received since `open`, waiting for `hello` to say whether they were replayed. */
+  /** @type {{ row: HTMLElement, n: number }[] | null} Rows received since `open`, waiting for `hello` to say whether they were replayed. */
   pending: null,
   opened: 0,
   lastTickN: 0,
-  /** Price history per symbol, for the sparklines. */
+  /** @type {Map<string, number[]>} Price history per symbol, for the sparklines. */
   history: new Map(),
+  /** @type {Map<number, DemoEvents['chat']>} */
   chat: new Map(),
+  /** @type {Set<number>} */
   seen: new Set(),
   counts: { events: 0, replayed: 0, duplicates: 0 },
-  retryTimer: null,
 };
 
 // ---------------------------------------------------------------------------------------------
 // The stream
 
-function connect(resumeAfter) {
-  state.source?.close();
-  clearTimeout(state.retryTimer);
+/** `connect<DemoEvents>`: what plain JavaScript writes for a type argument. */
+const connectTyped = /** @type {typeof connect<DemoEvents>} */ (connect);
+
+/** @param {string | null} resumeAfter - the id to resume after (a snapshot's), if any */
+function start(resumeAfter) {
+  state.stream?.close();
   const url = new URL('events', location.href);
   url.searchParams.set('topics', topics.join(','));
-  // Only read by the server on this first request: on its own reconnects the browser sends the
-  // newer `Last-Event-ID` header, which wins.
-  if (resumeAfter) url.searchParams.set('lastEventId', resumeAfter);
-
-  const source = new EventSource(url);
-  state.source = source;
+  const stream = connectTyped(url, { lastEventId: resumeAfter ?? undefined });
+  state.stream = stream;
   setClient(null);
   setStatus(state.opened > 0 ? 'reconnecting' : 'connecting');
+  const current = () => stream === state.stream;
 
-  const on = (type, handler) =>
-    source.addEventListener(type, (event) => {
-      if (source === state.source) handler(event, source);
-    });
-
-  on('open', () => {
+  stream.on('open', () => {
+    if (!current()) return;
     state.opened++;
     state.pending = [];
     setStatus('open');
   });
 
-  on('error', () => {
+  stream.on('error', (error, info) => {
+    if (!current()) return;
     const wasOpen = ui.status.dataset.state === 'open';
     setClient(null);
     state.pending = null;
-    if (source.readyState === EventSource.CONNECTING) {
-      // The browser retries by itself, sending the last id it received.
+    if (info.willRetry) {
       setStatus('reconnecting');
-      if (wasOpen) logSystem(`Stream lost. The browser reconnects with Last-Event-ID ${state.resumeId ?? '(none)'}.`);
+      const after = stream.lastEventId ?? '(none)';
+      const why = wasOpen ? 'Stream lost' : `Still unreachable (${error.message})`;
+      logSystem(`${why}. Reconnecting in ${info.delayMs} ms (attempt ${info.attempt}) with Last-Event-ID ${after}.`);
     } else {
-      // The server refused the stream (for example while it restarts): try again ourselves.
+      // A 4xx, or not an event stream: the client stops; so does the page.
       setStatus('closed');
-      logSystem('Stream refused. Trying again in 3 s.');
-      state.retryTimer = setTimeout(() => connect(state.resumeId), 3000);
+      logSystem(`Stream refused: ${error.message}. Reload the page to try again.`, 'gap');
     }
   });
 
-  on('tick', (event) => receive(event, renderTick));
-  on('chat', (event) => receive(event, addChat));
-  on('message', (event) => receive(event)); // broadcasts without an event name
-  on('hello', (event) => hello(JSON.parse(event.data)));
-  on('ssekit-reset', () => reset());
+  stream.on('tick', (tick, meta) => current() && receive(meta, () => renderTick(tick)));
+  stream.on('chat', (message, meta) => current() && receive(meta, () => addChat(message)));
+  stream.on('hello', (info) => current() && hello(info));
+  stream.on('gap', () => current() && reset());
 }
 
-/** One broadcast: log it, classify it, apply it. */
-function receive(event, apply) {
-  const data = parseData(event.data);
-  if (event.lastEventId) state.resumeId = event.lastEventId;
-  const duplicate = typeof data.n === 'number' && state.seen.has(data.n);
-  if (typeof data.n === 'number') state.seen.add(data.n);
+/**
+ * One broadcast: log it, classify it, apply it.
+ * @param {Message} message
+ * @param {() => void} apply
+ */
+function receive(message, apply) {
+  const { n } = /** @type {{ n: number }} */ (message.data);
+  const duplicate = state.seen.has(n);
+  state.seen.add(n);
   state.counts.events++;
   if (duplicate) state.counts.duplicates++;
 
-  const row = logEvent(event, data, duplicate);
+  const row = logEvent(message, duplicate);
   if (state.pending) {
     // Between `open` and `hello`: decided when `hello` arrives.
-    state.pending.push({ row, n: data.n });
+    state.pending.push({ row, n });
     setBadge(row, 'pending');
   } else {
     setBadge(row, 'live');
   }
-  if (apply && !duplicate) apply(data);
+  if (!duplicate) apply();
   renderCounts();
 }
 
+/** @param {DemoEvents['hello']} info */
 function hello(info) {
   let replayed = 0;
   for (const { row, n } of state.pending ?? []) {
@@ -200,7 +212,7 @@ function renderTick(tick) {
   state.lastTickN = tick.n;
   ui.quotes.querySelector('.empty')?.remove();
   for (const quote of tick.quotes) {
-    let card = ui.quotes.querySelector(`[data-symbol="${quote.symbol}"]`);
+    let card = /** @type {HTMLElement | null} */ (ui.quotes.querySelector(`[data-symbol="${quote.symbol}"]`));
     if (!card) {
       card = document.createElement('article');
       card.className = 'quote';
@@ -253,21 +265,27 @@ function addChat(message) {
   text.textContent = message.text;
   item.append(meta, text);
   // Keep the feed in broadcast order even when a snapshot and the stream overlap.
-  const after = [...ui.messages.children].find((li) => Number(li.dataset.n) > message.n);
+  const after = [...ui.messages.querySelectorAll('li')].find((li) => Number(li.dataset.n) > message.n);
   ui.messages.insertBefore(item, after ?? null);
   while (ui.messages.children.length > CHAT_ROWS) ui.messages.firstElementChild.remove();
   ui.messages.scrollTop = ui.messages.scrollHeight;
 }
 
-function logEvent(event, data, duplicate) {
+/**
+ * @param {Message} message
+ * @param {boolean} duplicate
+ */
+function logEvent(message, duplicate) {
+  const { topic, n } = /** @type {import('../events').Stamp} */ (message.data);
+  const id = message.lastEventId ?? '';
   const row = document.createElement('tr');
   row.className = 'event';
-  row.dataset.id = event.lastEventId;
-  row.dataset.event = event.type;
-  row.dataset.topic = data.topic ?? '';
-  if (typeof data.n === 'number') row.dataset.n = String(data.n);
+  row.dataset.id = id;
+  row.dataset.event = message.event;
+  row.dataset.topic = topic;
+  row.dataset.n = String(n);
   if (duplicate) row.classList.add('duplicate');
-  for (const text of [clock(Date.now()), event.lastEventId, event.type, data.topic ?? '', data.n ?? '', '']) {
+  for (const text of [clock(Date.now()), id, message.event, topic, n, '']) {
     const cell = document.createElement('td');
     cell.textContent = String(text);
     row.append(cell);
@@ -309,15 +327,6 @@ function renderCounts() {
   ui.counts.textContent = `${events} events · ${replayed} replayed · ${duplicates} duplicates`;
 }
 
-function parseData(text) {
-  try {
-    const value = JSON.parse(text);
-    return value !== null && typeof value === 'object' ? value : { value };
-  } catch {
-    return { value: text };
-  }
-}
-
 function clock(ms) {
   const d = new Date(ms);
   const pad = (v, n = 2) => String(v).padStart(n, '0');
@@ -338,7 +347,7 @@ ui.drop.addEventListener('click', async () => {
 
 ui.gap.addEventListener('click', () => {
   logSystem('Reconnecting after an id this server never issued, as after a restart.');
-  connect('from-a-previous-server');
+  start('from-a-previous-server');
 });
 
 $('gap-dismiss').addEventListener('click', () => {
@@ -375,4 +384,4 @@ ui.form.addEventListener('submit', async (event) => {
 
 renderCounts();
 const snapshot = await loadSnapshot().catch(() => null);
-connect(snapshot?.lastEventId ?? null);
+start(snapshot?.lastEventId ?? null);

@@ -1,28 +1,17 @@
 /**
  * The demo in a real browser: `node examples/demo/server.mjs` on a free port, driven by the
- * system Chromium through playwright-core. A plain HTTP client subscribed to every topic
- * records what the server broadcast, and the page's event log is compared with it.
+ * system Chromium through playwright-core; the page runs the built @ssekit/client. A plain HTTP
+ * client subscribed to every topic records what the server broadcast, and the page's event log
+ * is compared with it.
  *
  * Chromium is required, never downloaded: `apt-get install -y chromium` (or set
  * CHROMIUM_PATH). Without it this suite fails; it does not skip.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
-import { tmpdir } from 'node:os';
+import { readFileSync } from 'node:fs';
 import { join } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
-import { assertBuilt, connect, runScript, waitFor, type RunningScript, type SseClient } from '@ssekit/testkit';
-
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+import type { BrowserContext, Page } from 'playwright-core';
+import { ROOT, assertBuilt, connect, runScript, waitFor, type RunningScript, type SseClient } from '@ssekit/testkit';
+import { launchChromium, type Browser } from '@ssekit/testkit/chromium';
 
 interface LoggedEvent {
   id: string;
@@ -96,26 +85,16 @@ async function connectionCount(baseUrl: string): Promise<number> {
 
 describe('examples/demo in Chromium', () => {
   let demo: RunningScript;
+  let browser: Browser;
   let context: BrowserContext;
-  let profile: string;
   let reference: SseClient;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}. This browser test needs it: apt-get update && apt-get install -y chromium ` +
-          '(or set CHROMIUM_PATH to a Chromium binary). The test never downloads a browser.',
-      );
-    }
-    assertBuilt(['core', 'express']);
+    assertBuilt(['core', 'express', 'client']);
     demo = await runScript('examples/demo/server.mjs');
-    profile = mkdtempSync(join(tmpdir(), 'ssekit-demo-e2e-'));
-    context = await chromium.launchPersistentContext(profile, {
-      executablePath: CHROMIUM,
-      args: CHROMIUM_ARGS,
-      timeout: 20_000,
-    });
+    browser = await launchChromium('ssekit-demo-e2e-');
+    context = browser.context;
     context.setDefaultTimeout(5000);
     // Everything the server broadcasts, in order, as the yardstick for the page.
     reference = await connect(`${demo.url}/events?topics=ticker,chat`);
@@ -128,9 +107,8 @@ describe('examples/demo in Chromium', () => {
 
   afterAll(async () => {
     reference?.close();
-    await context?.close();
+    await browser?.close();
     await demo?.stop('SIGKILL');
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   /** The reference recording's broadcasts, once it has caught up with `lastId`. */
@@ -167,6 +145,13 @@ describe('examples/demo in Chromium', () => {
     await page.locator('#status[data-state="open"]').waitFor({ timeout: 5000 });
     await expect(page.locator('#messages li', { hasText: 'sent while you were away' }).count()).resolves.toBe(1);
 
+    // @ssekit/client said when it would reconnect, and after which id: the server's 1 s
+    // retry, half of it random, and the last id the page had when the stream ended.
+    const note = await page.locator('#log tr.system', { hasText: 'Stream lost' }).first().textContent();
+    const [, delay, resumedAfter] = /Reconnecting in (\d+) ms \(attempt 1\) with Last-Event-ID (\S+)\./.exec(note ?? '') ?? [];
+    expect(Number(delay)).toBeGreaterThanOrEqual(500);
+    expect(Number(delay)).toBeLessThanOrEqual(1000);
+
     // Two live events after the replay, then compare with what the server broadcast.
     await liveEventsAfter(page, 'Stream lost', 2);
     const events = await loggedEvents(page);
@@ -189,9 +174,22 @@ describe('examples/demo in Chromium', () => {
     expect(after.slice(0, replayed.length)).toEqual(replayed);
     expect(after.slice(replayed.length).every((e) => e.delivery === 'live')).toBe(true);
     expect(replayed.map((e) => e.n)).toContain(missed.n);
+    // The replay starts right after the id the client resumed with.
+    expect(broadcast[broadcast.indexOf(resumedAfter!) + 1]).toBe(replayed[0]!.id);
     expect(before.every((e) => ids.includes(e.id))).toBe(true);
     await expect(page.locator('#counts').textContent()).resolves.toContain('0 duplicates');
   }, 30_000);
+
+  it('runs the built @ssekit/client in the page, unbundled, as the package ships it', async () => {
+    const page = await context.newPage();
+    const loaded = page.waitForResponse((r) => new URL(r.url()).pathname === '/vendor/ssekit-client/index.mjs');
+    await page.goto(`${demo.url}/?topics=ticker`);
+    const response = await loaded;
+    expect(response.status()).toBe(200);
+    expect(response.headers()['content-type']).toMatch(/^(text|application)\/javascript/);
+    expect(await response.text()).toBe(readFileSync(join(ROOT, 'packages/client/dist/index.mjs'), 'utf8'));
+    await page.locator('#status[data-state="open"]').waitFor({ timeout: 10_000 });
+  });
 
   it('shows a gap notice and reloads state when the server cannot replay', async () => {
     const page = await openPage(context, `${demo.url}/`, pageErrors);

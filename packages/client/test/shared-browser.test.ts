@@ -7,27 +7,13 @@
  * Chromium is required, never downloaded: `apt-get install -y chromium` (or set
  * CHROMIUM_PATH). Without it this suite fails; it does not skip.
  */
-import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
-import * as http from 'node:http';
-import type { AddressInfo } from 'node:net';
-import { tmpdir } from 'node:os';
+import { existsSync, readFileSync } from 'node:fs';
 import { join, resolve } from 'node:path';
-import { chromium, type BrowserContext, type Page } from 'playwright-core';
+import type { BrowserContext, Page } from 'playwright-core';
 import { createSseHandler, MemoryReplayer, type Hub } from '@ssekit/core';
-import { assertBuilt } from '../../../examples/support/run-example';
-import { waitFor } from './helpers';
+import { assertBuilt, startServer, waitFor } from '@ssekit/testkit';
+import { launchChromium, type Browser } from '@ssekit/testkit/chromium';
 
-const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-const CHROMIUM_ARGS = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
 const DIST = resolve(__dirname, '../dist');
 
 /** The page: one shared stream, everything it receives kept on `window` for the test. */
@@ -54,7 +40,7 @@ interface Received {
 }
 
 /** A server that streams a tick every 20 ms and remembers everything about its streams. */
-async function startServer() {
+async function startTickServer() {
   const replayer = new MemoryReplayer(10_000);
   const handler = createSseHandler({ replayer, resetEvent: true, heartbeatMs: 1000 });
   const hub = handler.hub as Hub;
@@ -63,7 +49,7 @@ async function startServer() {
   /** `Last-Event-ID` of every stream request, in order. */
   const resumedFrom: (string | undefined)[] = [];
   let open = 0;
-  const server = http.createServer((req, res) => {
+  const listening = await startServer((req, res) => {
     const path = new URL(req.url ?? '/', 'http://localhost').pathname;
     if (path === '/page.html') {
       res.writeHead(200, { 'content-type': 'text/html; charset=utf-8' }).end(PAGE);
@@ -84,20 +70,19 @@ async function startServer() {
       res.writeHead(404).end();
     }
   });
-  await new Promise<void>((done) => server.listen(0, '127.0.0.1', done));
   let n = 0;
   const ticker = setInterval(() => {
     const stored = hub.broadcast({ data: { n: ++n } });
     if (stored?.id) broadcast.push(stored.id);
   }, 20);
   return {
-    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`,
+    url: listening.url,
     broadcast,
     resumedFrom,
     openStreams: () => open,
     async close() {
       clearInterval(ticker);
-      await handler.close(server);
+      await handler.close(listening.server);
     },
   };
 }
@@ -117,22 +102,16 @@ async function receivedAtLeast(page: Page, count: number, timeoutMs = 10_000): P
 }
 
 describe('shared: true in Chromium', () => {
+  let browser: Browser;
   let context: BrowserContext;
-  let profile: string;
-  let server: Awaited<ReturnType<typeof startServer>>;
+  let server: Awaited<ReturnType<typeof startTickServer>>;
   const pageErrors: string[] = [];
 
   beforeAll(async () => {
-    if (!existsSync(CHROMIUM)) {
-      throw new Error(
-        `Chromium not found at ${CHROMIUM}. This browser test needs it: apt-get update && apt-get install -y chromium ` +
-          '(or set CHROMIUM_PATH to a Chromium binary). The test never downloads a browser.',
-      );
-    }
     assertBuilt(['client']);
-    server = await startServer();
-    profile = mkdtempSync(join(tmpdir(), 'ssekit-client-e2e-'));
-    context = await chromium.launchPersistentContext(profile, { executablePath: CHROMIUM, args: CHROMIUM_ARGS, timeout: 20_000 });
+    server = await startTickServer();
+    browser = await launchChromium('ssekit-client-e2e-');
+    context = browser.context;
     context.setDefaultTimeout(10_000);
   }, 40_000);
 
@@ -142,9 +121,8 @@ describe('shared: true in Chromium', () => {
   });
 
   afterAll(async () => {
-    await context?.close();
+    await browser?.close();
     await server?.close();
-    if (profile) rmSync(profile, { recursive: true, force: true });
   });
 
   async function openPage(query = ''): Promise<Page> {
