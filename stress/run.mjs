@@ -4,7 +4,7 @@
  * after the other, and exits non-zero if any invariant failed.
  *
  *   pnpm stress                                  every scenario, full size
- *   pnpm stress -- --scenario churn              one scenario (slow | churn | exactly-once)
+ *   pnpm stress -- --scenario churn              one scenario (slow | churn | exactly-once | reconnect-spread)
  *   pnpm stress -- --size quick                  smaller sizes, for a quick look
  *   pnpm stress -- --scenario slow --clients 300 --stalled 5   any scenario option
  *
@@ -15,6 +15,7 @@
  *                 --heapBound 1048576
  *   exactly-once  --backends memory,redis --adapter core --clients 50 --rate 1000 --seconds 15
  *                 --window 60 --seed 1 --topics 2
+ *   reconnect-spread --clients 1000 --retryMs 1000 --downMs 0 --lanes client,eventsource --bucketMs 100
  *
  * Everything listens on 127.0.0.1 and every child is stopped at the end. Packages must be
  * built first (`npx -y pnpm@12.4.2 -r build`); adapters and Redis are skipped when not built.
@@ -23,11 +24,12 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { killAllOnSignals, start } from '@ssekit/harness/procs';
 
-const SCENARIOS = ['slow', 'churn', 'exactly-once'];
+const SCENARIOS = ['slow', 'churn', 'exactly-once', 'reconnect-spread'];
 const QUICK = {
   slow: ['--clients', '200', '--stalled', '4', '--seconds', '12'],
   churn: ['--cycles', '1000'],
   'exactly-once': ['--clients', '20', '--seconds', '6'],
+  'reconnect-spread': ['--clients', '200'],
 };
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');
