@@ -4,7 +4,7 @@
  * event, a page instead of a stream, a server that is not there.
  */
 import type * as http from 'node:http';
-import { openStream, rawServer, record, startServer, take, closeAll } from './helpers';
+import { activeResources, closeAll, openStream, rawServer, record, startServer, take, waitFor } from './helpers';
 
 afterEach(closeAll);
 
@@ -132,12 +132,18 @@ describe('refusals', () => {
     expect((await rec.messages.next()).data).toBe('ok');
   });
 
+  /** Waits until the process holds no more timers than `baseline` did: the stream let go of its own. */
+  const timersBackTo = (baseline: Record<string, number>) =>
+    waitFor(() => (activeResources()['Timeout'] ?? 0) <= (baseline['Timeout'] ?? 0), 2000, 'the stream to clear its timers');
+
   it('204: done, then closed, never requested again', async () => {
     const server = await rawServer((_req, res) => void res.writeHead(204).end());
+    const baseline = activeResources();
     const rec = record(server.url, { retry: { initialMs: 1 } });
     expect(await rec.done.next()).toEqual({ status: 204 });
     expect(await rec.closes.next()).toEqual({ reason: 'done', error: undefined });
     await rec.iteration;
+    await timersBackTo(baseline);
     expect(rec.stream.state).toBe('closed');
     expect(rec.errors.pending).toBe(0);
     // A retry would have come within a few milliseconds.
@@ -147,12 +153,14 @@ describe('refusals', () => {
 
   it('401: an error with the status and the body, no retry, the iterator throws it', async () => {
     const server = await rawServer((_req, res) => void res.writeHead(401, 'Unauthorized', { 'content-type': 'text/plain' }).end('token expired'));
+    const baseline = activeResources();
     const rec = record(server.url, { retry: { initialMs: 1 } });
     const { error, info } = await rec.errors.next();
     expect(error).toMatchObject({ name: 'SseClientError', code: 'status', status: 401, body: 'token expired', message: 'The server answered 401 Unauthorized' });
     expect(info).toEqual({ willRetry: false, fatal: true, delayMs: undefined, attempt: 1 });
     expect(await rec.closes.next()).toEqual({ reason: 'error', error });
     await expect(rec.iteration).rejects.toBe(error);
+    await timersBackTo(baseline);
     await new Promise((resolve) => setTimeout(resolve, 200));
     expect(server.requests.items).toHaveLength(1);
   });
