@@ -192,7 +192,9 @@ describe('shared: true in Chromium', () => {
     const c = await openPage();
     await receivedAtLeast(c, 10);
     await a.evaluate(() => (window as unknown as { stream: { close(): void } }).stream.close());
-    await waitFor(async () => (await role(b)) === 'leader' || (await role(c)) === 'leader', 5000, 'a new leader');
+    const leads = (page: Page) => page.waitForFunction(() => (window as unknown as { stream: { role: string } }).stream.role === 'leader');
+    await Promise.any([leads(b), leads(c)]);
+    expect([await role(b), await role(c)].sort()).toEqual(['follower', 'leader']);
     const [fromB, fromC] = await Promise.all([receivedAtLeast(b, (await received(b)).length + 30), receivedAtLeast(c, (await received(c)).length + 30)]);
     await expectContiguous(fromB.map((e) => e.id));
     await expectContiguous(fromC.map((e) => e.id));
