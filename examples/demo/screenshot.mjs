@@ -4,9 +4,11 @@
  *   node examples/demo/screenshot.mjs [output.png]
  *
  * Uses the system Chromium (`apt-get install chromium`) through playwright-core from the root
- * devDependencies; it never downloads a browser. Set CHROMIUM_PATH to use another binary.
+ * devDependencies, with the browser suites' launch flags (`@ssekit/testkit/chromium-args.json`);
+ * it never downloads a browser. Set CHROMIUM_PATH to use another binary.
  */
 import { mkdtemp, rm } from 'node:fs/promises';
+import { createRequire } from 'node:module';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -23,16 +25,7 @@ try {
   // A persistent context on a fresh, empty profile directory (removed below).
   browser = await chromium.launchPersistentContext(profile, {
     executablePath,
-    args: [
-      '--headless',
-      '--no-sandbox',
-      '--disable-gpu',
-      '--disable-quic',
-      '--no-first-run',
-      '--disable-background-networking',
-      '--disable-component-update',
-      '--disable-sync',
-    ],
+    args: createRequire(import.meta.url)('@ssekit/testkit/chromium-args.json'),
     viewport: { width: 1280, height: 840 },
     timeout: 20_000,
   });

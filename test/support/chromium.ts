@@ -3,7 +3,7 @@
  * One set of launch flags for every suite, a fresh profile per launch, a clear failure (never
  * a download) when the browser is missing, and the browser closed by the cleanup registry.
  */
-import { existsSync, mkdtempSync, rmSync } from 'node:fs';
+import { existsSync, mkdtempSync, readFileSync, rmSync } from 'node:fs';
 import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { chromium, type BrowserContext } from 'playwright-core';
@@ -12,17 +12,12 @@ import { track } from './cleanup';
 /** The Chromium binary: `CHROMIUM_PATH`, or `/usr/bin/chromium`. */
 export const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
 
-/** Headless, no sandbox (containers), and nothing that reaches the network by itself. */
-export const CHROMIUM_ARGS: readonly string[] = [
-  '--headless',
-  '--no-sandbox',
-  '--disable-gpu',
-  '--disable-quic',
-  '--no-first-run',
-  '--disable-background-networking',
-  '--disable-component-update',
-  '--disable-sync',
-];
+/**
+ * Headless, no sandbox (containers), and nothing that reaches the network by itself. Kept in
+ * `chromium-args.json` (exported as `@ssekit/testkit/chromium-args.json`) so that plain Node
+ * scripts, such as the demo's screenshot, launch with the same flags.
+ */
+export const CHROMIUM_ARGS: readonly string[] = JSON.parse(readFileSync(join(__dirname, 'chromium-args.json'), 'utf8')) as string[];
 
 /** A browser context on a fresh profile. */
 export interface Browser {
