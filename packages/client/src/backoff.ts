@@ -16,20 +16,14 @@ const MAX_TIMER_MS = 2_147_483_647;
 export function reconnectDelay(
   attempt: number,
   baseMs: number,
-  retry: Required<RetryOptions>,
+  { maxMs, factor, jitter }: Required<RetryOptions>,
   retryAfterMs: number | undefined,
   random: number,
 ): number {
-  const { maxMs, factor, jitter } = retry;
   // The cap never undercuts what the server asked for.
-  const cap = Math.max(maxMs, baseMs);
-  const grown = Math.min(cap, baseMs * factor ** attempt);
-  let delay = grown * (1 - jitter * random);
-  if (retryAfterMs !== undefined) {
-    // Never earlier than the server said, spread above it by the same fraction.
-    delay = Math.max(delay, retryAfterMs * (1 + jitter * random));
-  }
-  return Math.min(MAX_TIMER_MS, Math.round(delay));
+  const delay = Math.min(Math.max(maxMs, baseMs), baseMs * factor ** attempt) * (1 - jitter * random);
+  // Never earlier than a Retry-After, spread above it by the same fraction.
+  return Math.min(MAX_TIMER_MS, Math.round(Math.max(delay, (retryAfterMs ?? 0) * (1 + jitter * random))));
 }
 
 /**

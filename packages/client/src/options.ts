@@ -195,7 +195,7 @@ function check<T extends object>(options: T, accepts: Record<string, string>, pr
   for (const [key, value] of Object.entries(options)) {
     const allowed = accepts[key];
     if (allowed === undefined) {
-      throw new SseOptionsError(prefix + key, value, `unknown option (expected one of ${Object.keys(accepts).join(', ')})`);
+      throw new SseOptionsError(prefix + key, value, 'unknown option');
     }
     if (value === undefined) continue;
     const words = allowed.split(' ');

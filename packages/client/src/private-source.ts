@@ -28,10 +28,25 @@ function retryable({ code, status = 0 }: SseClientError): boolean {
   return code === 'status' ? status >= 500 || status === 429 : code !== 'content-type';
 }
 
-/** The error for a response that is not a stream, with its body for the message. */
+/**
+ * The error for a response that is not a stream, with the start of its body: a body that never
+ * ends (a stream sent with the wrong status) must not be read forever.
+ */
 async function refused(response: Response, code: 'status' | 'content-type', message: string): Promise<SseClientError> {
-  const body = (await response.text().catch(() => '')).slice(0, MAX_ERROR_BODY);
-  return new SseClientError(code, message, { status: response.status, body });
+  const reader = response.body?.getReader();
+  const decoder = new TextDecoder();
+  let body = '';
+  try {
+    while (reader && body.length < MAX_ERROR_BODY) {
+      const { done, value } = await reader.read();
+      if (done) break;
+      body += decoder.decode(value, { stream: true });
+    }
+  } catch {
+    // What arrived explains the error well enough.
+  }
+  // The rest of the body is dropped with the request.
+  return new SseClientError(code, message, { status: response.status, body: body.slice(0, MAX_ERROR_BODY) });
 }
 
 /**

@@ -121,6 +121,24 @@ describe('refusals', () => {
     expect(errors[2]!.info.delayMs).toBeLessThanOrEqual(200);
   }, 20_000);
 
+  it('a refusal whose body never ends: the error keeps its first 64 KiB, and the retry goes on', async () => {
+    const server = await rawServer((_req, res, n) => {
+      if (n > 0) {
+        openStream(res);
+        return write(res, 'data: back\n\n');
+      }
+      res.writeHead(500, { 'content-type': 'text/plain' });
+      const flood = setInterval(() => write(res, 'x'.repeat(16_384)), 5);
+      res.on('close', () => clearInterval(flood));
+    });
+    const rec = record(server.url, { retry: { initialMs: 10 } });
+    const { error, info } = await rec.errors.next(5000);
+    expect(error).toMatchObject({ code: 'status', status: 500 });
+    expect(error.body).toBe('x'.repeat(65_536));
+    expect(info.willRetry).toBe(true);
+    expect((await rec.messages.next()).data).toBe('back');
+  });
+
   it('429 is retried like a 503', async () => {
     const server = await rawServer((_req, res, n) => {
       if (n === 0) return void res.writeHead(429, { 'retry-after': '0' }).end();
