@@ -16,6 +16,7 @@
  *   exactly-once  --backends memory,redis --adapter core --clients 50 --rate 1000 --seconds 15
  *                 --window 60 --seed 1 --topics 2
  *   reconnect-spread --clients 1000 --retryMs 1000 --downMs 0 --lanes client,eventsource --bucketMs 100
+ *                 --warmup 1
  *
  * Everything listens on 127.0.0.1 and every child is stopped at the end. Packages must be
  * built first (`npx -y pnpm@12.4.2 -r build`); adapters and Redis are skipped when not built.
