@@ -8,7 +8,7 @@
 import * as http from 'node:http';
 import { Hub, createSseHandler, type Broadcaster, type Connection } from '@ssekit/core';
 import { heartbeatStats } from '@ssekit/core/integration';
-import { connect, listen, track, waitFor, withTimeout } from '@ssekit/testkit';
+import { activeResources, connect, listen, track, waitFor, withTimeout } from '@ssekit/testkit';
 import { adapters } from '@ssekit/testkit/adapters';
 
 const CYCLES = 300;
@@ -40,13 +40,6 @@ async function coreTarget(): Promise<Target> {
   return { url, hub: handler.hub, connections };
 }
 
-/** Resources the process holds, by kind (sockets, timers, ...). */
-function resources(): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  return counts;
-}
-
 function processListeners(): number {
   return process.eventNames().reduce((n, name) => n + process.listenerCount(name), 0);
 }
@@ -56,7 +49,7 @@ async function churn(target: Target): Promise<void> {
   const warnings: string[] = [];
   const onWarning = (warning: Error) => warnings.push(`${warning.name}: ${warning.message}`);
   process.on('warning', onWarning);
-  const before = resources();
+  const before = activeResources();
 
   const ticker = setInterval(() => void target.hub.broadcastTo('shared', { data: 'tick' }), 5);
   let next = 0;
@@ -88,8 +81,8 @@ async function churn(target: Target): Promise<void> {
 
   // Sockets and timers back to where they were (the server sockets close a moment after the
   // streams: wait, bounded, for them).
-  await waitFor(() => (resources()['TCPSocketWrap'] ?? 0) <= (before['TCPSocketWrap'] ?? 0), 5000, 'sockets to close');
-  expect(resources()['Timeout'] ?? 0).toBeLessThanOrEqual(before['Timeout'] ?? 0);
+  await waitFor(() => (activeResources()['TCPSocketWrap'] ?? 0) <= (before['TCPSocketWrap'] ?? 0), 5000, 'sockets to close');
+  expect(activeResources()['Timeout'] ?? 0).toBeLessThanOrEqual(before['Timeout'] ?? 0);
   process.off('warning', onWarning);
   expect(processListeners()).toBe(listenersBefore);
   expect(warnings).toEqual([]);

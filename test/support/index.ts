@@ -13,4 +13,5 @@ export { connect, connectH2, fetchPlain, type SseClient, type SeenComment, type 
 export { rawRequest, rawWaitFor, connectStalled, type RawRequest, type StalledClient } from './raw';
 export { interpretStream, parseWire, SpecParser, type SpecMessage, type ParsedWire, type ParseWireOptions } from './wire';
 export { serveCore, topicsFromQuery, type CoreServer } from './core-server';
+export { activeResources } from './resources';
 export { ROOT, startProcess, runScript, assertBuilt, type Child, type RunningScript } from './processes';

@@ -4,7 +4,8 @@
  * query, POST bodies, and everything released on close.
  */
 import { connect, SseOptionsError, type SseMessage } from '@ssekit/client';
-import { activeResources, closeAll, record, ssekitServer, take, waitFor, withTimeout } from './helpers';
+import { activeResources, closeAll, waitFor, withTimeout } from '@ssekit/testkit';
+import { record, ssekitServer, take } from './helpers';
 
 afterEach(closeAll);
 

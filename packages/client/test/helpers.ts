@@ -18,9 +18,7 @@ import {
   type SseClientError,
   type SseMessage,
 } from '@ssekit/client';
-import { Inbox, closeAll, startServer, track, waitFor, withTimeout } from '@ssekit/testkit';
-
-export { Inbox, closeAll, startServer, track, waitFor, withTimeout };
+import { Inbox, startServer, track } from '@ssekit/testkit';
 
 /** One request a test server received. */
 export interface SeenRequest {
@@ -128,11 +126,4 @@ export async function take<T>(inbox: Inbox<T>, count: number, timeoutMs = 5000, 
   const items: T[] = [];
   for (let i = 0; i < count; i++) items.push(await inbox.next(timeoutMs, `${what} (${i + 1} of ${count})`));
   return items;
-}
-
-/** Timers and sockets the process holds, by kind (for leak checks). */
-export function activeResources(): Record<string, number> {
-  const counts: Record<string, number> = {};
-  for (const kind of process.getActiveResourcesInfo()) counts[kind] = (counts[kind] ?? 0) + 1;
-  return counts;
 }

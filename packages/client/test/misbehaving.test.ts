@@ -4,7 +4,8 @@
  * event, a page instead of a stream, a server that is not there.
  */
 import type * as http from 'node:http';
-import { activeResources, closeAll, openStream, rawServer, record, startServer, take, waitFor } from './helpers';
+import { activeResources, closeAll, startServer, waitFor } from '@ssekit/testkit';
+import { openStream, rawServer, record, take } from './helpers';
 
 afterEach(closeAll);
 
