@@ -29,24 +29,17 @@
  * Packages must be built first (`npx -y pnpm@12.4.2 -r build`). Everything listens on
  * 127.0.0.1; the server children are killed on every exit path.
  */
-import { fork } from 'node:child_process';
-import { existsSync } from 'node:fs';
 import http from 'node:http';
 import { performance } from 'node:perf_hooks';
-import { fileURLToPath, pathToFileURL } from 'node:url';
-import { parseArgs } from 'node:util';
+import { fileURLToPath } from 'node:url';
+import { options } from '@ssekit/harness/args';
+import { killAll, killAllOnSignals, start } from '@ssekit/harness/procs';
+import { importWorkspace } from '@ssekit/harness/workspace';
+import { until } from '../lib/harness.mjs';
 
-const ROOT = fileURLToPath(new URL('../../', import.meta.url));
 const SELF = fileURLToPath(import.meta.url);
 const now = () => performance.timeOrigin + performance.now();
 const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** A built package's ESM entry; fails with the build command when it is missing. */
-async function built(name) {
-  const file = `${ROOT}packages/${name}/dist/index.mjs`;
-  if (!existsSync(file)) throw new Error(`packages/${name} is not built: run \`npx -y pnpm@12.4.2 -r build\` first`);
-  return import(pathToFileURL(file).href);
-}
 
 // ---- the server child --------------------------------------------------------------------
 
@@ -56,7 +49,7 @@ async function built(name) {
  * answers the parent over IPC.
  */
 async function serve(port, retryMs) {
-  const { createSseHandler, MemoryReplayer } = await built('core');
+  const { createSseHandler, MemoryReplayer } = await importWorkspace('@ssekit/core');
   const handler = createSseHandler({ replayer: new MemoryReplayer(100), retryMs, shutdownRetryMs: retryMs });
   const arrivals = [];
   const server = http.createServer((req, res) => {
@@ -67,7 +60,7 @@ async function serve(port, retryMs) {
   // connection of its own, so one connection is one reconnect.
   server.on('connection', () => arrivals.push(now()));
   server.on('error', (error) => {
-    process.send({ type: 'error', message: error.message, code: error.code });
+    console.error(`reconnect-spread server: ${error.message}`);
     process.exit(1);
   });
   // A deep accept queue: the kernel's default of 511 would drop SYNs of a thousand clients
@@ -93,52 +86,16 @@ async function serve(port, retryMs) {
 
 // ---- the measuring parent ----------------------------------------------------------------
 
-const children = new Set();
-
-/** Starts a server child (see {@link serve}); resolves with a small IPC client once it is ready. */
-function startServer(port, retryMs) {
-  const child = fork(SELF, ['--serve', String(port), String(retryMs)], { stdio: ['ignore', 'inherit', 'inherit', 'ipc'] });
-  children.add(child);
-  const exited = new Promise((resolve) => child.once('exit', resolve)).then(() => children.delete(child));
-  const waiting = new Map();
-  child.on('message', (message) => {
-    const wake = waiting.get(message.type);
-    waiting.delete(message.type);
-    wake?.(message);
-    if (message.type === 'error' && !wake) waiting.get('ready')?.(message);
-  });
-  const next = (type, timeoutMs = 30_000) =>
-    new Promise((resolve, reject) => {
-      const timer = setTimeout(() => reject(new Error(`server: no '${type}' within ${timeoutMs} ms`)), timeoutMs);
-      waiting.set(type, (message) => {
-        clearTimeout(timer);
-        resolve(message);
-      });
-    });
-  const request = (type, replyType = type) => {
-    const reply = next(replyType);
-    child.send({ type });
-    return reply;
-  };
-  const listening = port >= 0 ? next('listening') : undefined;
-  return new Promise((resolve, reject) => {
-    child.once('message', (message) => {
-      if (message.type !== 'ready') return reject(new Error(`server failed to start: ${message.message}`));
-      resolve({ child, request, next, exited, listening });
-    });
-  });
-}
-
-/** Polls `read` until `test` holds. */
-async function until(read, test, timeoutMs, what) {
-  const deadline = Date.now() + timeoutMs;
-  let value = await read();
-  while (!test(value)) {
-    if (Date.now() > deadline) throw new Error(`timed out waiting for ${what} (last: ${JSON.stringify(value)})`);
-    await sleep(50);
-    value = await read();
-  }
-  return value;
+/**
+ * Starts a server child (see {@link serve}) on the harness's supervisor; resolves once it is
+ * ready, with `listening` (the `listening` message) when it was given a port.
+ */
+async function startServer(port, retryMs) {
+  const child = start(SELF, ['--serve', String(port), String(retryMs)], { label: `server (${port < 0 ? 'standby' : 'first'})` });
+  const listening = port >= 0 ? child.next('listening') : undefined;
+  listening?.catch(() => {}); // awaited by the caller; an early exit rejects `ready` too
+  await child.next('ready');
+  return { child, listening, count: async () => (await child.ask({ type: 'count' }, 'count')).value };
 }
 
 /**
@@ -162,7 +119,7 @@ async function openClients(lane, url, n) {
     }
   };
   if (lane === 'client') {
-    const { connect } = await built('client');
+    const { connect } = await importWorkspace('@ssekit/client');
     for (let i = 0; i < n; i++) {
       const stream = connect(url);
       stream.on('message', () => counts.messages++);
@@ -226,65 +183,53 @@ async function runLane(lane, opts) {
   const second = await startServer(-1, opts.retryMs);
   const clients = await openClients(lane, url, opts.clients);
   try {
-    await until(() => first.request('count').then((m) => m.value), (v) => v === opts.clients, 60_000, `${opts.clients} streams`);
+    await until(async () => (await first.count()) === opts.clients, 60_000, `${opts.clients} streams`);
     // Every client holds an id, as a real one would: the new server has never seen it.
-    await first.request('broadcast');
-    await until(() => clients.counts.messages, (v) => v === opts.clients, 30_000, 'the event to reach every client');
+    await first.child.ask({ type: 'broadcast' }, 'broadcast');
+    await until(() => clients.counts.messages === opts.clients, 30_000, 'the event to reach every client');
 
     clients.watch();
-    const closing = await first.request('shutdown', 'closing');
+    const closing = await first.child.ask({ type: 'shutdown' }, 'closing');
     const t0 = closing.at;
-    await first.exited;
+    await first.child.exited;
     if (opts.downMs > 0) await sleep(opts.downMs);
-    const listening = second.next('listening');
-    second.child.send({ type: 'listen', port });
+    const listening = second.child.ask({ type: 'listen', port }, 'listening');
     // The child's own clock, as for the arrivals: IPC on a loaded machine takes its time.
     const upAt = (await listening).at - t0;
     try {
-      await until(() => second.request('count').then((m) => m.value), (v) => v >= opts.clients, opts.timeoutMs, 'every client to come back');
-      const arrivals = (await second.request('arrivals')).value.map((at) => at - t0).sort((a, b) => a - b);
+      await until(async () => (await second.count()) >= opts.clients, opts.timeoutMs, 'every client to come back');
+      const arrivals = (await second.child.ask({ type: 'arrivals' }, 'arrivals')).value.map((at) => at - t0).sort((a, b) => a - b);
       const ended = clients.ended.map((at) => at - t0).sort((a, b) => a - b);
       const refused = clients.counts.refused;
       const delays = clients.delays.map((d) => d ?? opts.retryMs).sort((a, b) => a - b);
       return { lane, arrivals, ended, delays, upAt, refused };
     } finally {
-      second.child.kill('SIGKILL');
-      await second.exited;
+      second.child.kill();
+      await second.child.exited;
     }
   } finally {
     clients.close();
-    first.child.kill('SIGKILL');
-    second.child.kill('SIGKILL');
+    first.child.kill();
+    second.child.kill();
   }
 }
 
 async function main() {
-  const { values } = parseArgs({
-    options: {
-      clients: { type: 'string', default: '1000' },
-      retryMs: { type: 'string', default: '1000' },
-      downMs: { type: 'string', default: '0' },
-      lanes: { type: 'string', default: 'client,eventsource' },
-      bucketMs: { type: 'string', default: '100' },
-      timeoutMs: { type: 'string', default: '60000' },
-      warmup: { type: 'string', default: '1' },
+  const opts = options(
+    {
+      clients: { default: 1000 },
+      retryMs: { default: 1000 },
+      downMs: { default: 0 },
+      lanes: { default: 'client,eventsource' },
+      bucketMs: { default: 100 },
+      timeoutMs: { default: 60_000 },
+      warmup: { default: 1 },
     },
-    strict: false,
-  });
-  const opts = {
-    clients: Number(values.clients),
-    retryMs: Number(values.retryMs),
-    downMs: Number(values.downMs),
-    bucketMs: Number(values.bucketMs),
-    timeoutMs: Number(values.timeoutMs),
-    warmup: Number(values.warmup),
-  };
-  const lanes = values.lanes.split(',');
-  const kill = () => {
-    for (const child of children) child.kill('SIGKILL');
-  };
-  process.once('SIGINT', () => (kill(), process.exit(130)));
-  process.once('SIGTERM', () => (kill(), process.exit(143)));
+    undefined,
+    { strict: false },
+  );
+  const lanes = opts.lanes.split(',');
+  killAllOnSignals();
 
   console.log(`\n=== reconnect spread: ${opts.clients} clients, server restart, retry: ${opts.retryMs} ms`);
   const failures = [];
@@ -332,7 +277,7 @@ async function main() {
     failures.push(error?.stack ?? String(error));
     console.error(`  FAIL ${error?.stack ?? error}`);
   } finally {
-    kill();
+    killAll();
   }
   process.exitCode = failures.length === 0 ? 0 : 1;
   // Client sockets and timers are closed; undici may keep idle sockets a moment longer.
