@@ -39,10 +39,13 @@ describe('a stream that stops delivering', () => {
       timers.push(setInterval(() => write(res, ': heartbeat\n\n'), 50));
       res.on('close', () => timers.forEach(clearInterval));
     });
-    const rec = record(server.url, { heartbeatTimeoutMs: 200 });
+    // A comment every 50 ms against a 1 s watchdog: only a stall of the whole process of most
+    // of a second (a loaded machine) could fire it, while a watchdog that comments do not
+    // reset fires at 1 s whatever the load.
+    const rec = record(server.url, { heartbeatTimeoutMs: 1000 });
     await rec.opens.next();
-    // Eight watchdog periods of comments: no reconnect.
-    await new Promise((resolve) => setTimeout(resolve, 1600));
+    // Three watchdog periods of comments: no reconnect.
+    await new Promise((resolve) => setTimeout(resolve, 3000));
     expect(rec.errors.pending).toBe(0);
     expect(server.requests.items).toHaveLength(1);
   });
