@@ -3,7 +3,7 @@
  * {@link Source} reports, the reset event turned into `gap`, and one `close` at the end.
  */
 import { parseData } from './data.js';
-import { SseClientError } from './errors.js';
+import type { SseClientError } from './errors.js';
 import type { ResolvedOptions } from './options.js';
 import type { ParsedEvent } from './parser.js';
 import type { Source, SourceSink } from './source.js';
