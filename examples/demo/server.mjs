@@ -16,9 +16,8 @@
  * Every broadcast goes through the hub's MemoryReplayer, so it carries a replayable id. A page
  * that loses its stream reconnects (with `@ssekit/client`: backoff with jitter) with
  * `Last-Event-ID`, and ssekit replays what it missed before live events resume: no gap, no
- * duplicate. When the id can no longer be
- * replayed (evicted, or from before a restart) the page gets `event: ssekit-reset` and reloads
- * the snapshot instead.
+ * duplicate. When the id can no longer be replayed (evicted, or from before a restart) the
+ * page gets `event: ssekit-reset` and reloads the snapshot instead.
  */
 import { createServer } from 'node:http';
 import { realpathSync } from 'node:fs';
