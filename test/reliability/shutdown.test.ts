@@ -11,7 +11,7 @@ import { connect, listen, rawRequest, track, waitFor, withTimeout, type SseClien
 import { adapters } from '@ssekit/testkit/adapters';
 
 const SHUTDOWN_RETRY_MS = 2500;
-const options = { shutdownRetryMs: SHUTDOWN_RETRY_MS, shutdownGraceMs: 500, heartbeatMs: 0, maxBufferedBytes: 256 * 1024 * 1024 };
+const options = { shutdownRetryMs: SHUTDOWN_RETRY_MS, shutdownRetryJitterMs: 0, shutdownGraceMs: 500, heartbeatMs: 0, maxBufferedBytes: 256 * 1024 * 1024 };
 
 interface Target {
   port: number;

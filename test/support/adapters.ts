@@ -13,7 +13,7 @@ import fastifyCors from '@fastify/cors';
 import Koa from 'koa';
 import koaCompress from 'koa-compress';
 import koaCors from '@koa/cors';
-import type { Broadcaster, Connection, OpenOptions, SseOptions } from '@ssekit/core';
+import type { Broadcaster, Connection, OpenOptions, SseOptions, SseStats } from '@ssekit/core';
 import * as ssekitExpress from '@ssekit/express';
 import * as ssekitFastify from '@ssekit/fastify';
 import * as ssekitKoa from '@ssekit/koa';
@@ -49,6 +49,8 @@ export interface RunningApp {
   readonly hub: Broadcaster;
   /** The adapter's own count of the streams open through it. */
   connectionCount(): number;
+  /** The adapter's `stats()` snapshot. */
+  stats(): SseStats;
   /** Every connection the route opened, in order. */
   readonly connections: Connection[];
   /** Warnings and errors the framework logged (Express: what reached its error handling). */
@@ -126,7 +128,7 @@ function adapter(name: Adapter['name']): Adapter {
           await app.close();
         })());
       track(close);
-      return { url: `http://127.0.0.1:${port}/events`, port, hub: app.hub, connectionCount: app.connectionCount, connections, logs, shutdown: app.close, close };
+      return { url: `http://127.0.0.1:${port}/events`, port, hub: app.hub, connectionCount: app.connectionCount, stats: app.stats, connections, logs, shutdown: app.close, close };
     },
     async register(options) {
       const app = await buildApp(name, modules, { sse: options as ContractOptions });

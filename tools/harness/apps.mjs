@@ -48,6 +48,7 @@ import http from 'node:http';
  * @property {unknown} app the framework's app (the node:http server for `node`)
  * @property {Broadcaster} hub
  * @property {() => number} connectionCount streams open through this app's handler or adapter
+ * @property {() => import('@ssekit/core').SseStats} stats the adapter's `stats()` snapshot
  * @property {(options?: { port?: number, host?: string, backlog?: number }) => Promise<number>} listen
  *   listens (default 127.0.0.1, port 0, backlog 511) and resolves with the port
  * @property {() => Promise<void>} close the adapter's documented shutdown: ends every stream,
@@ -92,6 +93,7 @@ function middlewareApp(adapter, app, sse, server) {
     app,
     hub: sse.hub,
     connectionCount: () => sse.connectionCount(),
+    stats: () => sse.stats(),
     listen: (how) => listenOn(server, how),
     close: once(() => sse.close(server.listening ? server : undefined)),
   };
@@ -131,6 +133,7 @@ export async function buildApp(adapter, modules, options = {}) {
       app: server,
       hub: handler.hub,
       connectionCount: () => handler.connectionCount(),
+      stats: () => handler.stats(),
       listen: (how) => listenOn(server, how),
       close: once(() => handler.close(server.listening ? server : undefined)),
     };
@@ -178,6 +181,7 @@ export async function buildApp(adapter, modules, options = {}) {
       app,
       hub: app.sseHub,
       connectionCount: () => app.sseConnectionCount(),
+      stats: () => app.sseStats(),
       async listen({ port = 0, host = '127.0.0.1', backlog = 511 } = {}) {
         await app.listen({ port, host, backlog });
         return app.server.address().port;

@@ -9,6 +9,7 @@ import type { SseHandler } from './handler.js';
 import type { OpenOptions } from './options.js';
 import type { ClosableServer } from './shutdown.js';
 import type { AnyEvents, EventMap } from './event-map.js';
+import type { SseStats } from './stats.js';
 
 /**
  * Opens an event stream for the current request (`res.sse()`, `reply.sse()`, `ctx.sse()`):
@@ -33,6 +34,8 @@ export interface SseMiddlewareApi<H = Broadcaster> {
   readonly hub: H;
   /** Number of streams open through this middleware. */
   connectionCount(): number;
+  /** A snapshot of the streams, closes and refusals of this middleware, for health endpoints. */
+  stats(): SseStats;
   /**
    * Ends every stream with a final `retry:` hint and refuses new ones with 503.
    *
@@ -50,6 +53,7 @@ export function handlerApi<H, Req>(handler: SseHandler<Req>): SseMiddlewareApi<H
     // The hub given in the options, or the in-memory Hub the handler created.
     hub: handler.hub as H,
     connectionCount: () => handler.connectionCount(),
+    stats: () => handler.stats(),
     close: (server) => handler.close(server),
   };
 }

@@ -13,9 +13,20 @@ import { ConnectionLimits } from './limits.js';
 import type { MaybePromise } from './event.js';
 import { lastEventIdFrom } from './last-event-id.js';
 import { DefaultProvider, type NodeRequest, type NodeResponse } from './node.js';
-import { checkOpenOptions, optionsForConnection, resolveSseOptions, type ConnectionOptions, type OpenOptions, type SseOptions } from './options.js';
+import { Deadlines, DEFAULT_DEADLINE_RESOLUTION_MS } from './lifetime.js';
+import { metricsFor, observeDeliveries, type SseCloseCause, type SseRejectReason } from './metrics.js';
+import {
+  checkOpenOptions,
+  optionsForConnection,
+  resolveSseOptions,
+  type AuthorizeResult,
+  type ConnectionOptions,
+  type OpenOptions,
+  type SseOptions,
+} from './options.js';
 import type { Replayer, SyncReplayer } from './replayer.js';
 import { closeServerAndStreams, type ClosableServer } from './shutdown.js';
+import { StatsCounter, type SseStats } from './stats.js';
 import { topicProblem } from './topic.js';
 
 /** What an adapter passes besides {@link OpenOptions}. */
@@ -70,9 +81,11 @@ export interface SseHandler<Req = NodeRequest> {
   openStream(stream: StreamRequest<Req>, openOptions: OpenOptions | undefined, connect: OpenConnection): Promise<Connection>;
   /** Streams open through this handler. */
   connectionCount(): number;
+  /** A snapshot of this handler's streams, closes and refusals, for health endpoints and logs. */
+  stats(): SseStats;
   /**
-   * Ends every stream opened through this handler with a final `retry:` hint, and refuses new
-   * ones with 503. Resolves when all have closed and their last bytes have left (or their
+   * Ends every stream opened through this handler with a final `retry:` hint (spread over
+   * `shutdownRetryJitterMs`), and refuses new ones with 503. Resolves when all have closed and their last bytes have left (or their
    * clients were dropped after `shutdownGraceMs`).
    *
    * With `server`, shuts it down too ({@link closeServerAndStreams}): stops accepting
@@ -85,34 +98,85 @@ export interface SseHandler<Req = NodeRequest> {
 /** Validates adapter options and builds the shared handler; throws {@link SseOptionsError}. */
 export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {}): SseHandler<Req> {
   const settings = resolveSseOptions(options);
-  const { replayer, authorize, resetEvent, shutdownRetryMs, shutdownGraceMs, retryAfter } = settings;
+  const { replayer, authorize, resetEvent, shutdownRetryMs, shutdownGraceMs, shutdownRetryJitterMs, retryAfter } = settings;
+  const { maxLifetimeMs, maxLifetimeJitterMs, endRetryMs } = settings;
   const provider = settings.provider ?? new DefaultProvider();
   const schemas = settings.connection.schemas;
   const hub: Broadcaster = settings.hub ?? new Hub({ replayer: replayer as SyncReplayer | undefined, ...(schemas ? { schemas } : {}) });
   const connectionOptions = settings.connection;
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerIp, retryAfter);
 
-  const open = new Set<Connection>();
+  const metrics = settings.metrics === undefined ? undefined : metricsFor(settings.metrics);
+  if (metrics !== undefined) observeDeliveries(hub, metrics.broadcastDelivered);
+  const counts = new StatsCounter();
+
+  /** What the handler keeps of each open stream. */
+  interface Tracked {
+    readonly topics: readonly string[];
+    /** What a deadline of this stream means, once it has one. */
+    endsAs: 'lifetime' | 'expired' | undefined;
+    /** Set when the handler ends the stream itself. */
+    cause: SseCloseCause | undefined;
+  }
+  const open = new Map<Connection, Tracked>();
   let closing = false;
+
+  // One timer for every stream's deadline, started with the first one.
+  const resolutionMs = maxLifetimeMs === undefined ? DEFAULT_DEADLINE_RESOLUTION_MS : Math.min(DEFAULT_DEADLINE_RESOLUTION_MS, Math.max(10, Math.floor(maxLifetimeMs / 20)));
+  const deadlines = new Deadlines<Connection>(resolutionMs, (connection) => {
+    const tracked = open.get(connection);
+    if (tracked === undefined) return;
+    tracked.cause = tracked.endsAs;
+    void connection.close({ retryMs: endRetryMs, graceMs: shutdownGraceMs });
+  });
+
+  const refused = (reason: SseRejectReason): void => {
+    counts.countReject(reason);
+    metrics?.requestRejected(reason);
+  };
 
   const shuttingDown = (): SseHttpError => new SseHttpError(503, 'Server is shutting down', { 'Retry-After': retryAfter });
 
   async function openStream(stream: StreamRequest<Req>, openOptions: OpenOptions = {}, connect: OpenConnection): Promise<Connection> {
     checkOpenOptions(openOptions);
     const topics = openOptions.topics ?? [];
-    if (!Array.isArray(topics)) throw new SseHttpError(400, 'topics must be an array of strings');
+    if (!Array.isArray(topics)) {
+      refused('topic');
+      throw new SseHttpError(400, 'topics must be an array of strings');
+    }
     for (const topic of topics) {
       const problem = topicProblem(topic);
-      if (problem) throw new SseHttpError(400, `Invalid topic: ${problem}`);
+      if (problem) {
+        refused('topic');
+        throw new SseHttpError(400, `Invalid topic: ${problem}`);
+      }
     }
     if (closing) throw shuttingDown();
-    const release = limits.admit(stream.ip);
+    let release: () => void;
+    try {
+      release = limits.admit(stream.ip);
+    } catch (error) {
+      refused((error as SseHttpError).status === 429 ? 'ip_limit' : 'limit');
+      throw error;
+    }
     let connection: Connection;
     let lastEventId: string | undefined;
+    let expiresAt: number | undefined;
     try {
       if (authorize) {
-        const allowed = await authorize(stream.request, topics);
-        if (allowed !== true) throw new SseHttpError(403, 'Forbidden');
+        let allowed: AuthorizeResult;
+        try {
+          allowed = await authorize(stream.request, topics);
+        } catch (error) {
+          refused('auth');
+          throw error;
+        }
+        const until = admittedUntil(allowed);
+        if (until === false) {
+          refused('auth');
+          throw new SseHttpError(403, 'Forbidden');
+        }
+        expiresAt = until;
       }
       if (closing) throw shuttingDown();
       // Read once, here: the connection, the handoff and the hub all get this value.
@@ -122,23 +186,40 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       release();
       throw error;
     }
-    // close() may have run while an async provider was opening the stream: the headers are
-    // out, so end it like the others rather than leave it open after shutdown.
-    if (closing) void connection.close({ retryMs: shutdownRetryMs, graceMs: shutdownGraceMs });
     if (connection.closed) {
       release();
     } else {
-      open.add(connection);
-      connection.onClose(() => {
+      const tracked: Tracked = { topics, endsAs: undefined, cause: undefined };
+      open.set(connection, tracked);
+      counts.opened++;
+      metrics?.streamOpened();
+      connection.onClose((reason) => {
         open.delete(connection);
+        deadlines.delete(connection);
         release();
+        const cause = tracked.cause ?? reason;
+        counts.countClose(cause);
+        metrics?.streamClosed(cause);
       });
+      const lifetimeEnd = maxLifetimeMs === undefined ? undefined : Date.now() + maxLifetimeMs - Math.floor(Math.random() * (maxLifetimeJitterMs + 1));
+      if (expiresAt !== undefined && (lifetimeEnd === undefined || expiresAt <= lifetimeEnd)) {
+        tracked.endsAs = 'expired';
+        deadlines.add(connection, expiresAt);
+      } else if (lifetimeEnd !== undefined) {
+        tracked.endsAs = 'lifetime';
+        deadlines.add(connection, lifetimeEnd);
+      }
+      // close() may have run while an async provider was opening the stream: the headers are
+      // out, so end it like the others rather than leave it open after shutdown.
+      if (closing) endForShutdown(connection, tracked);
     }
     try {
       if (replayer !== undefined && handoffOf(connection) === undefined) {
         throw new SseOptionsError('provider', provider, 'must return connections built on an SseConnection when there is a replayer (see Provider)');
       }
-      await withReplay(connection, { hub, replayer, topics, lastEventId, resetEvent });
+      const began = metrics !== undefined && replayer !== undefined && lastEventId !== undefined ? performance.now() : undefined;
+      const result = await withReplay(connection, { hub, replayer, topics, lastEventId, resetEvent });
+      if (began !== undefined) metrics!.replayed(result.gap, result.count, (performance.now() - began) / 1000);
     } catch (error) {
       // Registration failed after the headers went out: end the stream (the client retries)
       // rather than leave it open and deaf.
@@ -152,6 +233,11 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
     hub,
     replayer,
     connectionCount: () => open.size,
+    stats: () => {
+      const topics = new Set<string>();
+      for (const tracked of open.values()) for (const topic of tracked.topics) topics.add(topic);
+      return counts.snapshot(open.size, topics.size);
+    },
     openStream,
 
     open(req, res, openOptions, context) {
@@ -178,6 +264,29 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
     // Each close resolves once they have left, so the caller can close the server's sockets
     // (closeIdleConnections would cut them off); clients that do not read within the grace
     // period are dropped.
-    await Promise.all([...open].map((c) => c.close({ retryMs: shutdownRetryMs, graceMs: shutdownGraceMs })));
+    await Promise.all([...open].map(([connection, tracked]) => endForShutdown(connection, tracked)));
   }
+
+  /** Ends one stream at shutdown; its `retry:` hint is spread over the jitter window. */
+  function endForShutdown(connection: Connection, tracked: Tracked): Promise<void> {
+    tracked.cause = 'shutdown';
+    const retryMs = shutdownRetryMs + Math.floor(Math.random() * (shutdownRetryJitterMs + 1));
+    return connection.close({ retryMs, graceMs: shutdownGraceMs });
+  }
+}
+
+/**
+ * What an `authorize` result admits: `false` for a refusal (including an `expiresAt` already
+ * past), `undefined` for no expiry, or the expiry in `Date.now()` milliseconds.
+ * @throws {SseOptionsError} for an `expiresAt` that is neither a finite number nor a valid `Date`.
+ */
+function admittedUntil(result: AuthorizeResult): number | undefined | false {
+  if (result === true) return undefined;
+  if (typeof result !== 'object' || result === null) return false;
+  const { expiresAt } = result;
+  const at = expiresAt instanceof Date ? expiresAt.getTime() : expiresAt;
+  if (typeof at !== 'number' || !Number.isFinite(at)) {
+    throw new SseOptionsError('authorize', result, 'must resolve to true, false or { expiresAt: number | Date } with a valid time');
+  }
+  return at > Date.now() ? at : false;
 }

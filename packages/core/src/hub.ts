@@ -10,6 +10,7 @@ import { formatEventBody, formatIdLine, withIdLine } from './format.js';
 import { assertKnownOptions, keysOf } from './option-keys.js';
 import { Registry } from './registry.js';
 import { isReplayer, type SyncReplayer } from './replayer.js';
+import { kObserveDeliveries, type DeliveryObserver, type ObservableDeliveries } from './metrics.js';
 import { assertTopic } from './topic.js';
 import { eventValidator, type EventValidator, type SseSchemas } from './validation.js';
 
@@ -55,7 +56,7 @@ const HUB_KEYS = keysOf<HubOptions>({ replayer: true, onBroadcast: true, onBroad
  * With an event map `E` (`new Hub<Events>()`), `broadcast` and `broadcastTo` accept only
  * `{ event: K, data: E[K] }` for a name `K` of `E`; without it, any event.
  */
-export class Hub<E extends EventMap = AnyEvents> implements Broadcaster<E> {
+export class Hub<E extends EventMap = AnyEvents> implements Broadcaster<E>, ObservableDeliveries {
   /**
    * Sees (and may replace or drop) each event given to {@link Hub.broadcast} before delivery.
    */
@@ -66,6 +67,8 @@ export class Hub<E extends EventMap = AnyEvents> implements Broadcaster<E> {
   readonly replayer: SyncReplayer | undefined;
   private readonly registry = new Registry();
   private readonly validate: EventValidator | undefined;
+  /** Told how many connections each broadcast wrote (metrics); none unless a handler asks. */
+  private observers: DeliveryObserver[] | undefined;
 
   /** @throws {SseOptionsError} for an invalid option or an unknown key. */
   constructor(options: HubOptions<NoInfer<E>> = {}) {
@@ -132,8 +135,16 @@ export class Hub<E extends EventMap = AnyEvents> implements Broadcaster<E> {
         throw new SseOptionsError('replayer', this.replayer, 'the in-memory Hub needs a replayer whose store() is synchronous');
       }
     }
-    this.registry.deliver(withIdLine(delivered.id, body), delivered.id, topic, key);
+    const written = this.registry.deliver(withIdLine(delivered.id, body), delivered.id, topic, key);
+    const observers = this.observers;
+    if (observers !== undefined) for (const observe of observers) observe(written);
     return delivered;
+  }
+
+  /** Adds a delivery observer (for the `metrics` of the handlers using this hub). */
+  [kObserveDeliveries](observer: DeliveryObserver): void {
+    if (this.observers?.includes(observer)) return;
+    this.observers = [...(this.observers ?? []), observer];
   }
 
   connectionCount(): number {

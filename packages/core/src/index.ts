@@ -23,7 +23,17 @@ export {
 export { formatEvent, formatComment } from './format.js';
 export { SseWriter } from './writer.js';
 export { SseConnection, type Connection, type UntypedConnection, type TypedConnection, type CloseListener, type CloseOptions, type PipeItem } from './connection.js';
-export type { ConnectionOptions, SseOptions, OpenOptions, Authorize } from './options.js';
+export type { ConnectionOptions, SseOptions, OpenOptions, Authorize, AuthorizeResult } from './options.js';
+export type {
+  SseMeter,
+  SseCounter,
+  SseHistogram,
+  SseInstrumentOptions,
+  SseMetricAttributes,
+  SseCloseCause,
+  SseRejectReason,
+} from './metrics.js';
+export type { SseStats } from './stats.js';
 export { createConnection, isClientDisconnected, DefaultProvider, type NodeRequest, type NodeResponse } from './node.js';
 export type { SseSink } from './sink.js';
 export type { SseHeaders } from './headers.js';

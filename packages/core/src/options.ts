@@ -14,6 +14,7 @@ import type { SseHeaders } from './headers.js';
 import type { NodeRequest } from './node.js';
 import { isProvider, type Provider } from './provider.js';
 import { isReplayer, type Replayer } from './replayer.js';
+import { isMeter, type SseMeter } from './metrics.js';
 
 /** Default period of heartbeat comments, in milliseconds. */
 export const DEFAULT_HEARTBEAT_MS = 15_000;
@@ -25,6 +26,10 @@ export const DEFAULT_RETRY_AFTER_SECONDS = 5;
 export const DEFAULT_SHUTDOWN_RETRY_MS = 1000;
 /** Default time a shutdown waits for each stream's last bytes, in milliseconds. */
 export const DEFAULT_SHUTDOWN_GRACE_MS = 2000;
+/** Default window the shutdown `retry:` hints are spread over, in milliseconds. */
+export const DEFAULT_SHUTDOWN_RETRY_JITTER_MS = 5000;
+/** Default `retry:` hint of a stream ended by its lifetime or expiry when `retryMs` is not set, in milliseconds. */
+export const DEFAULT_END_RETRY_MS = 1000;
 
 /** Options of `createConnection`. */
 export interface ConnectionOptions {
@@ -65,8 +70,16 @@ export interface ConnectionOptions {
   schemas?: SseSchemas;
 }
 
-/** Decides whether a request may subscribe to `topics`; `false` answers 403. */
-export type Authorize<Req = NodeRequest> = (request: Req, topics: readonly string[]) => boolean | Promise<boolean>;
+/**
+ * What `authorize` returns: `true` to admit, `false` to refuse with 403, or `{ expiresAt }` to
+ * admit until then (a `Date`, or milliseconds since the epoch as `Date.now()` gives): the stream
+ * is ended at that time with a `retry:` hint, so the client reconnects with a fresh credential.
+ * An `expiresAt` already past refuses with 403.
+ */
+export type AuthorizeResult = boolean | { expiresAt: number | Date };
+
+/** Decides whether a request may subscribe to `topics`; `false` answers 403. See {@link AuthorizeResult}. */
+export type Authorize<Req = NodeRequest> = (request: Req, topics: readonly string[]) => AuthorizeResult | Promise<AuthorizeResult>;
 
 /**
  * Options shared by every adapter (`expressSse`, `fastifySse`, `koaSse`) and `createSseHandler`.
@@ -146,6 +159,33 @@ export interface SseOptions<Req = NodeRequest, E extends EventMap = AnyEvents> {
    * @defaultValue 2000
    */
   shutdownGraceMs?: number;
+  /**
+   * Spreads the shutdown `retry:` hints: each stream gets `shutdownRetryMs` plus a random whole
+   * number of milliseconds from 0 to this value, so a deploy does not bring every client back
+   * in the same second. `0` sends `shutdownRetryMs` to all.
+   * @defaultValue 5000
+   */
+  shutdownRetryJitterMs?: number;
+  /**
+   * Ends each stream after this long (milliseconds) with a `retry:` hint (`retryMs`, else 1000),
+   * so that long-lived streams rebalance across instances after a scale-up; the client resumes
+   * with `Last-Event-ID`, so with a replayer nothing is lost. Each stream's lifetime is drawn at
+   * random between `maxLifetimeMs - maxLifetimeJitterMs` and `maxLifetimeMs`, so streams opened
+   * together do not all end together. Deadlines share one timer per handler and fire up to a
+   * twentieth of `maxLifetimeMs` late (at most 250 ms). Default: streams live until closed.
+   */
+  maxLifetimeMs?: number;
+  /**
+   * How much shorter than `maxLifetimeMs` a stream's lifetime may be drawn, in milliseconds.
+   * @defaultValue a tenth of `maxLifetimeMs`
+   */
+  maxLifetimeJitterMs?: number;
+  /**
+   * An OpenTelemetry `Meter` (from `@opentelemetry/api`, for example
+   * `metrics.getMeter('events')`) to record the `ssekit.*` instruments on (see
+   * {@link SseMeter}). Default: no metrics, and no cost.
+   */
+  metrics?: SseMeter;
 }
 
 /** Options of one stream, given to `res.sse()`, `reply.sse()` or `ctx.sse()`. */
@@ -200,6 +240,10 @@ const SSE_KEYS = keysOf<SseOptions>({
   shutdownRetryMs: true,
   shutdownGraceMs: true,
   schemas: true,
+  shutdownRetryJitterMs: true,
+  maxLifetimeMs: true,
+  maxLifetimeJitterMs: true,
+  metrics: true,
 });
 const OPEN_KEYS = keysOf<OpenOptions>({ topics: true, replay: true });
 
@@ -293,6 +337,12 @@ export interface ResolvedSseOptions<Req> {
   readonly retryAfter: string;
   readonly shutdownRetryMs: number;
   readonly shutdownGraceMs: number;
+  readonly shutdownRetryJitterMs: number;
+  /** The `retry:` hint of a stream ended by its lifetime or expiry. */
+  readonly endRetryMs: number;
+  readonly maxLifetimeMs: number | undefined;
+  readonly maxLifetimeJitterMs: number;
+  readonly metrics: SseMeter | undefined;
   readonly resetEvent: SseEvent | undefined;
 }
 
@@ -316,6 +366,17 @@ export function resolveSseOptions<Req>(options: SseOptions<Req> = {}): ResolvedS
   if (authorize !== undefined && typeof authorize !== 'function') {
     throw new SseOptionsError('authorize', authorize, 'must be a function');
   }
+  if (options.metrics !== undefined && !isMeter(options.metrics)) {
+    throw new SseOptionsError('metrics', options.metrics, 'must be an OpenTelemetry Meter (createCounter, createUpDownCounter, createHistogram)');
+  }
+  const maxLifetimeMs = positiveInt('maxLifetimeMs', options.maxLifetimeMs);
+  const maxLifetimeJitterMs = nonNegativeInt('maxLifetimeJitterMs', options.maxLifetimeJitterMs);
+  if (maxLifetimeJitterMs !== undefined && maxLifetimeMs === undefined) {
+    throw new SseOptionsError('maxLifetimeJitterMs', maxLifetimeJitterMs, 'needs maxLifetimeMs');
+  }
+  if (maxLifetimeJitterMs !== undefined && maxLifetimeMs !== undefined && maxLifetimeJitterMs >= maxLifetimeMs) {
+    throw new SseOptionsError('maxLifetimeJitterMs', maxLifetimeJitterMs, 'must be less than maxLifetimeMs');
+  }
   return {
     connection,
     hub,
@@ -327,6 +388,11 @@ export function resolveSseOptions<Req>(options: SseOptions<Req> = {}): ResolvedS
     retryAfter: String(nonNegativeInt('retryAfterSeconds', options.retryAfterSeconds) ?? DEFAULT_RETRY_AFTER_SECONDS),
     shutdownRetryMs: nonNegativeInt('shutdownRetryMs', options.shutdownRetryMs) ?? connection.retryMs ?? DEFAULT_SHUTDOWN_RETRY_MS,
     shutdownGraceMs: nonNegativeInt('shutdownGraceMs', options.shutdownGraceMs) ?? DEFAULT_SHUTDOWN_GRACE_MS,
+    shutdownRetryJitterMs: nonNegativeInt('shutdownRetryJitterMs', options.shutdownRetryJitterMs) ?? DEFAULT_SHUTDOWN_RETRY_JITTER_MS,
+    endRetryMs: connection.retryMs ?? DEFAULT_END_RETRY_MS,
+    maxLifetimeMs,
+    maxLifetimeJitterMs: maxLifetimeJitterMs ?? (maxLifetimeMs === undefined ? 0 : Math.floor(maxLifetimeMs / 10)),
+    metrics: options.metrics,
     resetEvent: resolveResetEvent(options.resetEvent),
   };
 }

@@ -239,7 +239,7 @@ describe('authorize', () => {
 
 describe('close()', () => {
   it('ends every stream with a final retry hint and refuses new ones', async () => {
-    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, shutdownRetryMs: 4321 });
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, shutdownRetryMs: 4321, shutdownRetryJitterMs: 0 });
     const clients = [await connect(server.url), await connect(server.url)];
     const conns: Connection[] = [await opened.next(), await opened.next()];
     await handler.hub.broadcast({ data: 'before' });
@@ -266,7 +266,7 @@ describe('close()', () => {
         return new DefaultProvider().createConnection(req, res, options);
       },
     };
-    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, provider, shutdownRetryMs: 99 });
+    const { handler, opened, server } = await handlerServer({ heartbeatMs: 0, provider, shutdownRetryMs: 99, shutdownRetryJitterMs: 0 });
     const client = connect(server.url);
     await withTimeout(reached.promise, 1000, 'the request to reach the provider');
     const closing = handler.close();
@@ -280,15 +280,15 @@ describe('close()', () => {
     expect(rec.text).toBe('retry: 99\n\n');
   });
 
-  it('the hint defaults to retryMs, then to 1000', async () => {
-    const withRetry = await handlerServer({ heartbeatMs: 0, retryMs: 250 });
+  it('the hint defaults to retryMs, then to 1000 (without jitter)', async () => {
+    const withRetry = await handlerServer({ heartbeatMs: 0, retryMs: 250, shutdownRetryJitterMs: 0 });
     const a = await connect(withRetry.server.url);
     await withRetry.opened.next();
     await withRetry.handler.close();
     await a.ended;
     expect(a.text).toBe('retry: 250\n\nretry: 250\n\n');
 
-    const plain = await handlerServer({ heartbeatMs: 0 });
+    const plain = await handlerServer({ heartbeatMs: 0, shutdownRetryJitterMs: 0 });
     const b = await connect(plain.server.url);
     await plain.opened.next();
     await plain.handler.close();
@@ -433,6 +433,7 @@ describe('openStream: the same handler over a transport of its own', () => {
       resetEvent: true,
       maxConnectionsPerIp: 1,
       shutdownRetryMs: 42,
+      shutdownRetryJitterMs: 0,
       authorize: (request, topics) => {
         seen.push([request.headers['authorization'], topics]);
         return request.headers['authorization'] === 'ok';

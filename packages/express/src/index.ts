@@ -89,4 +89,4 @@ export function expressSse<E extends EventMap = AnyEvents, H extends Broadcaster
 
 export default expressSse;
 export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError, SseValidationError } from '@ssekit/core';
-export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions, SseSchemas } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions, SseSchemas, SseStats } from '@ssekit/core';

@@ -24,6 +24,7 @@ import {
   type OpenStream,
   type SseHandler,
   type SseOptions,
+  type SseStats,
 } from '@ssekit/core';
 
 /**
@@ -43,6 +44,8 @@ declare module 'fastify' {
     sseHub: Broadcaster;
     /** Number of streams open through the `@ssekit/fastify` plugin. */
     sseConnectionCount(): number;
+    /** A snapshot of the streams, closes and refusals of the `@ssekit/fastify` plugin, for health endpoints. */
+    sseStats(): SseStats;
   }
   interface FastifyReply {
     /**
@@ -88,6 +91,7 @@ const plugin: FastifyPluginCallback<FastifySseOptions> = (fastify, options, done
   }
   fastify.decorate('sseHub', handler.hub);
   fastify.decorate('sseConnectionCount', () => handler.connectionCount());
+  fastify.decorate('sseStats', () => handler.stats());
   fastify.decorateReply('sse', function sse(this: FastifyReply, openOptions?: OpenOptions): Promise<Connection> {
     return openOn(handler, this, openOptions);
   } as OpenStream);
@@ -161,4 +165,4 @@ export function typedSse<E extends EventMap = AnyEvents, H extends Broadcaster<E
 
 export default fastifySse;
 export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError, SseValidationError } from '@ssekit/core';
-export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseOptions, SseSchemas } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseOptions, SseSchemas, SseStats } from '@ssekit/core';

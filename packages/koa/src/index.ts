@@ -118,4 +118,4 @@ export function koaSse<E extends EventMap = AnyEvents, H extends Broadcaster<E> 
 
 export default koaSse;
 export { Hub, MemoryReplayer, SseClosedError, SseFormatError, SseHttpError, SseOptionsError, SseValidationError } from '@ssekit/core';
-export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions, SseSchemas } from '@ssekit/core';
+export type { Broadcaster, ClosableServer, Connection, EventMap, OpenOptions, OpenStream, SseEvent, SseMiddlewareApi, SseOptions, SseSchemas, SseStats } from '@ssekit/core';
