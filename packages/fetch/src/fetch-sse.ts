@@ -12,6 +12,7 @@ import {
   type OpenOptions,
   type SseHeaders,
   type SseOptions,
+  type SseStats,
 } from '@ssekit/core';
 import { refusal } from './refusal.js';
 import { WebStreamSink } from './web-stream-sink.js';
@@ -61,6 +62,8 @@ export interface FetchSse<H extends Broadcaster = Broadcaster> {
   response(request: Request, options?: FetchOpenOptions, onOpen?: OnOpen): Promise<Response>;
   /** Number of streams open now. */
   connectionCount(): number;
+  /** A snapshot of the streams, closes and refusals, for health endpoints (see `SseStats`). */
+  stats(): SseStats;
   /**
    * Ends every stream with a final `retry:` hint and answers new requests with 503. Resolves
    * once every stream has closed.
@@ -97,6 +100,7 @@ export function fetchSse<H extends Broadcaster = Hub>(options: FetchSseOptions &
   return {
     hub: handler.hub as H,
     connectionCount: () => handler.connectionCount(),
+    stats: () => handler.stats(),
     close: () => handler.close(),
 
     response(request, openOptions, onOpen) {

@@ -172,7 +172,7 @@ describe.each(RUNTIMES)('@ssekit/fetch on %s', (runtime: RuntimeName) => {
   });
 
   test('shutdown ends every stream with a final retry hint and refuses new ones with 503', async () => {
-    const app = await start({ shutdownRetryMs: 4321 });
+    const app = await start({ shutdownRetryMs: 4321, shutdownRetryJitterMs: 0 });
     const a = await open(app);
     const b = await open(app, '/events?topics=news');
     await registered(app, 2);

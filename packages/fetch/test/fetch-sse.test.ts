@@ -3,6 +3,7 @@
  * stream ends (abort, cancel, a rejected write, close) and what happens to options and errors.
  * The same behaviours over the wire on every runtime are in contract.test.ts.
  */
+import { memoryMetrics } from '@ssekit/testkit/metrics';
 import { fetchSse, MemoryReplayer, SseHttpError, SseOptionsError, type Connection, type FetchSse, type FetchSseOptions, type Hub } from '@ssekit/fetch';
 
 const decoder = new TextDecoder();
@@ -180,7 +181,7 @@ test('rejects unknown and invalid options with SseOptionsError naming the key', 
 });
 
 test('close() ends open streams with the retry hint last and refuses new ones with 503', async () => {
-  const sse = fetchSse({ shutdownRetryMs: 1234 });
+  const sse = fetchSse({ shutdownRetryMs: 1234, shutdownRetryJitterMs: 0 });
   const response = await sse.response(new Request('http://x/events'));
   await sse.close();
   expect(sse.connectionCount()).toBe(0);
@@ -215,7 +216,7 @@ test('a stream whose onOpen throws is closed', async () => {
 });
 
 test('close() waits for a client that is behind to read its last bytes, at most shutdownGraceMs', async () => {
-  const sse = fetchSse({ shutdownGraceMs: 300, shutdownRetryMs: 777 });
+  const sse = fetchSse({ shutdownGraceMs: 300, shutdownRetryMs: 777, shutdownRetryJitterMs: 0 });
   const reading = opened();
   const readerResponse = await sse.response(new Request('http://x/events'), {}, reading.onOpen);
   const stalled = opened();
@@ -233,4 +234,24 @@ test('close() waits for a client that is behind to read its last bytes, at most 
   // After the grace period the stalled body ends after what the stream held.
   const reader = stalledResponse.body!.getReader();
   while (!(await reader.read()).done);
+});
+
+test('metrics and stats() come through the core handler', async () => {
+  const otel = memoryMetrics();
+  const sse = make({ heartbeatMs: 0, metrics: otel.meter, authorize: (_request, topics) => !topics.includes('secret') });
+  const response = await sse.response(new Request('http://x/events'), { topics: ['news'] });
+  expect((await sse.response(new Request('http://x/events'), { topics: ['secret'] })).status).toBe(403);
+  const reader = response.body!.getReader();
+  await readText(reader);
+  sse.hub.broadcastTo('news', { data: 'one' });
+  expect(await otel.value('ssekit.connections')).toBe(1);
+  expect(await otel.value('ssekit.events.broadcast')).toBe(1);
+  expect(await otel.value('ssekit.events.delivered')).toBe(1);
+  expect(await otel.value('ssekit.connections.rejected', { reason: 'auth' })).toBe(1);
+  expect(sse.stats()).toMatchObject({ connections: 1, topics: 1, opened: 1, rejected: { auth: 1 } });
+  await reader.cancel();
+  for (let i = 0; i < 100 && sse.connectionCount() > 0; i++) await new Promise((resolve) => setTimeout(resolve, 5));
+  expect(await otel.value('ssekit.connections')).toBe(0);
+  expect(await otel.value('ssekit.connections.closed', { reason: 'client' })).toBe(1);
+  expect(sse.stats().closed.client).toBe(1);
 });
