@@ -96,7 +96,7 @@ describe('coalesceMs', () => {
   });
 
   it('a shutdown during a window delivers what is held, then the retry hint', async () => {
-    const { handler, raw } = await oneClient(10_000, { shutdownRetryMs: 777 });
+    const { handler, raw } = await oneClient(10_000, { shutdownRetryMs: 777, shutdownRetryJitterMs: 0 });
     handler.hub.broadcast({ data: 'last' });
     await handler.close();
     await waitFor(() => raw.received().includes('0\r\n\r\n'), 5000, 'end of the body');
