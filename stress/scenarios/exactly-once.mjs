@@ -136,7 +136,7 @@ async function run(backend) {
     let done;
     const finished = [];
     const labels = Object.keys(totals);
-    for (const label of labels) {
+    for (let i = 0; i < labels.length; i++) {
       servers[0].next('done', opts.seconds * 1000 + 60_000).then((m) => {
         finished.push(m);
         if (finished.length === labels.length) done = finished;

@@ -162,7 +162,7 @@ describe.each(adapters)('$name adapter', (adapter) => {
     const app = await start({ maxBufferedBytes: 64 * 1024, heartbeatMs: 0 });
     const fast = await open(app.url);
     await waitFor(async () => (await count(app)) === 1);
-    const stalled = await connectStalled(app.url);
+    await connectStalled(app.url); // kept open, never read, closed by the cleanup registry
     await waitFor(async () => (await count(app)) === 2);
     const [fastConn, slowConn] = app.connections as [Connection, Connection];
     const payload = 'x'.repeat(16 * 1024);

@@ -3,7 +3,7 @@
  * only an adapter finds the quick start's names in it, the same in all three, and they are
  * core's own (a Connection from one is a Connection of the others).
  */
-import * as core from '@ssekit/core';
+import type * as core from '@ssekit/core';
 import * as express from '@ssekit/express';
 import * as fastify from '@ssekit/fastify';
 import * as koa from '@ssekit/koa';

@@ -3,7 +3,6 @@
  * public surface of any entry fails here, with a diff, until the reports are regenerated on
  * purpose with `npm run api:update` and committed. Runs on the output of `npm run setup`.
  */
-// eslint-disable-next-line @typescript-eslint/no-require-imports
 const { buildReports, staleReports } = require('../../scripts/api-report.cjs') as {
   buildReports(): { file: string; text: string }[];
   staleReports(reports: { file: string; text: string }[]): { file: string; diff: string }[];

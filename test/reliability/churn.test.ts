@@ -6,7 +6,7 @@
  * `pnpm stress -- --scenario churn` runs the same at 10,000 cycles with heap measurements.
  */
 import * as http from 'node:http';
-import { Hub, createSseHandler, type Broadcaster, type Connection } from '@ssekit/core';
+import { type Hub, createSseHandler, type Broadcaster, type Connection } from '@ssekit/core';
 import { heartbeatStats } from '@ssekit/core/integration';
 import { activeResources, connect, listen, track, waitFor, withTimeout } from '@ssekit/testkit';
 import { adapters } from '@ssekit/testkit/adapters';

@@ -1,3 +1,5 @@
+// The page.evaluate() callbacks below run in the browser.
+/// <reference lib="dom" />
 /**
  * The demo in a real browser: `node examples/demo/server.mjs` on a free port, driven by the
  * system Chromium through playwright-core; the page runs the built @ssekit/client. A plain HTTP

@@ -28,9 +28,9 @@ export function brandError(errorClass: abstract new (...args: never[]) => SseErr
 }
 
 /** Brand ids of `errorClass` and the ssekit classes it extends. */
-function brandsOf(errorClass: Function): readonly string[] {
+function brandsOf(errorClass: object): readonly string[] {
   const ids: string[] = [];
-  for (let c: Function | null = errorClass; c !== null && c !== Error && c !== Function.prototype; c = Object.getPrototypeOf(c) as Function | null) {
+  for (let c: object | null = errorClass; c !== null && c !== Error && c !== Function.prototype; c = Object.getPrototypeOf(c) as object | null) {
     if (Object.hasOwn(c, BRAND_ID)) ids.push((c as Branded)[BRAND_ID]!);
   }
   return ids;

@@ -5,6 +5,7 @@ import { SseFormatError } from './errors.js';
 export const MAX_TOPIC_LENGTH = 256;
 
 // C0 controls, DEL and C1 controls.
+// eslint-disable-next-line no-control-regex -- finding control characters is what it is for
 const CONTROL = /[\u0000-\u001f\u007f-\u009f]/;
 
 /** Returns why `topic` is not acceptable, or `undefined` when it is. */

@@ -5,7 +5,7 @@ import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
 import { EventSource } from 'eventsource';
 import {
   SseClosedError,
-  SseConnection,
+  type SseConnection,
   SseFormatError,
   SseOptionsError,
   SseWriter,
@@ -24,7 +24,6 @@ import {
   startH2Server,
   startServer,
   track,
-  waitFor,
   withTimeout,
   type SseRecorder,
   type TestServer,

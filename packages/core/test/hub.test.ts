@@ -18,8 +18,6 @@ afterEach(async () => {
   await closeAll();
 });
 
-const text = (bytes: Uint8Array): string => Buffer.from(bytes).toString('utf8');
-
 describe('registry', () => {
   it('registers, subscribes, unsubscribes and unregisters', () => {
     const hub = new Hub();

@@ -6,7 +6,6 @@ import {
   SseOptionsError,
   createSseHandler,
   withReplay,
-  type OpenOptions,
   type ReplayOptions,
   type ReplayResult,
   type ReplaySend,

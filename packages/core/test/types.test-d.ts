@@ -2,7 +2,7 @@
  * Type test, compiled by `npm run typecheck` and never run: a strict user file sees the
  * application's `Connection` and nothing of the plumbing behind it.
  */
-import { createConnection, SseConnection, type Connection, type Provider } from '@ssekit/core';
+import { createConnection, type SseConnection, type Connection, type Provider } from '@ssekit/core';
 
 declare const conn: Connection;
 declare const sse: SseConnection;

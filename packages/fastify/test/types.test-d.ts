@@ -3,7 +3,7 @@
  * use everything the plugin adds without casts, and misuse must not compile.
  */
 import Fastify from 'fastify';
-import fastifySseDefault, { fastifySse, Hub, MemoryReplayer, type Broadcaster, type Connection } from '@ssekit/fastify';
+import fastifySseDefault, { fastifySse, type Hub, MemoryReplayer, type Broadcaster, type Connection } from '@ssekit/fastify';
 
 async function main(): Promise<void> {
   const app = Fastify();
