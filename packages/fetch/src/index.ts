@@ -24,6 +24,7 @@ export {
   SseFormatError,
   SseOptionsError,
   SseClosedError,
+  SseValidationError,
   type Broadcaster,
   type Connection,
   type SseEvent,
