@@ -5,6 +5,8 @@ import { isPromiseLike, type MaybePromise, type SseEvent, type StoredEvent } fro
 import { SseOptionsError } from './errors.js';
 import { formatEvent } from './format.js';
 import { assertKnownOptions, keysOf } from './option-keys.js';
+import { DEFAULT_MAX_CONCURRENT_REPLAYS, DEFAULT_MAX_REPLAY_EVENTS, ReplayGate, type ReplayGateStats } from './replay-gate.js';
+import { SeqIndex } from './seq-index.js';
 
 /**
  * Receives one replayed event with its wire form (`formatEvent(event)`, which a replayer may
@@ -75,9 +77,21 @@ export interface MemoryReplayerOptions {
   prefix?: string;
   /** Clock, for tests. @defaultValue `Date.now` */
   now?: () => number;
+  /**
+   * A replay that would send more events than this reports a gap and sends nothing: a client
+   * that missed that much is better served by fresh state than by a long catch-up.
+   * @defaultValue 10000
+   */
+  maxReplayEvents?: number;
+  /**
+   * Replay reads running at once; more wait in a queue (never refused), and identical waiting
+   * ones (same id, same topics) share one read.
+   * @defaultValue 16
+   */
+  maxConcurrentReplays?: number;
 }
 
-const MEMORY_REPLAYER_KEYS = keysOf<MemoryReplayerOptions>({ prefix: true, now: true });
+const MEMORY_REPLAYER_KEYS = keysOf<MemoryReplayerOptions>({ prefix: true, now: true, maxReplayEvents: true, maxConcurrentReplays: true });
 
 let instanceCounter = 0;
 
@@ -97,20 +111,32 @@ function randomPrefix(): string {
   return `${Date.now().toString(36)}${random}${(instanceCounter++).toString(36)}`;
 }
 
+const GAP: ReplayResult = Object.freeze({ count: 0, gap: true });
+const NOTHING: ReplayResult = Object.freeze({ count: 0, gap: false });
+
 /**
- * An in-memory ring buffer of the last `maxEvents` broadcasts, each kept at most `ttlMs`.
+ * An in-memory ring buffer of the last `maxEvents` broadcasts, each kept at most `ttlMs`, with
+ * an index per topic.
  *
  * Ids are `<prefix>-<sequence>`: the prefix is random per instance, so an id from before a
- * restart is reported as a gap instead of being matched against different events. Lookup of
- * `afterId` is O(1); expiry is checked when replaying, not only when storing.
+ * restart is reported as a gap instead of being matched against different events. Replay reads
+ * only the client's topics (and untargeted broadcasts) from the index, so its cost is what the
+ * client missed, not what the ring holds. A gap is reported when an event of those topics after
+ * the id was evicted or expired; for a topic with nothing retained, when anything after the id
+ * was evicted (the ring does not remember what an evicted topic held). Expiry is checked when
+ * replaying, not only when storing.
  */
 export class MemoryReplayer implements SyncReplayer {
   /** The id prefix of this instance. */
   readonly prefix: string;
   private readonly maxEvents: number;
   private readonly ttlMs: number;
+  private readonly maxReplayEvents: number;
   private readonly now: () => number;
   private readonly ring: (Entry | undefined)[];
+  private readonly byTopic = new Map<string, SeqIndex>();
+  private readonly untargeted = new SeqIndex();
+  private readonly gate: ReplayGate;
   /** Sequence number of the next stored event; the first one is 1. */
   private nextSeq = 1;
 
@@ -137,11 +163,17 @@ export class MemoryReplayer implements SyncReplayer {
     if (!/^[A-Za-z0-9_.]+$/.test(prefix)) {
       throw new SseOptionsError('prefix', prefix, 'must be letters, digits, "_" or "."');
     }
+    const maxReplayEvents = options.maxReplayEvents ?? DEFAULT_MAX_REPLAY_EVENTS;
+    if (!Number.isSafeInteger(maxReplayEvents) || maxReplayEvents < 1) {
+      throw new SseOptionsError('maxReplayEvents', maxReplayEvents, 'must be a positive integer');
+    }
     this.prefix = prefix;
     this.maxEvents = maxEvents;
     this.ttlMs = ttlMs;
+    this.maxReplayEvents = maxReplayEvents;
     this.now = options.now ?? Date.now;
     this.ring = new Array<Entry | undefined>(maxEvents);
+    this.gate = new ReplayGate(options.maxConcurrentReplays ?? DEFAULT_MAX_CONCURRENT_REPLAYS);
   }
 
   /** Number of events currently retained (expired ones included until evicted). */
@@ -154,6 +186,11 @@ export class MemoryReplayer implements SyncReplayer {
     return this.nextSeq > 1 ? `${this.prefix}-${this.nextSeq - 1}` : undefined;
   }
 
+  /** Replay reads and requests so far (requests above reads were served by a shared read). */
+  replayStats(): ReplayGateStats {
+    return this.gate.stats();
+  }
+
   store(event: SseEvent, topic?: string): StoredEvent {
     const seq = this.nextSeq++;
     const stored: StoredEvent = { ...event, id: `${this.prefix}-${seq}` };
@@ -161,8 +198,30 @@ export class MemoryReplayer implements SyncReplayer {
     // Retain what was sent, not a reference the app may change after broadcasting (a state
     // object updated in place): a replay must send the bytes live clients got.
     const kept = data === undefined || typeof data === 'string' ? stored : { ...stored, data: snapshot(data) };
-    this.ring[seq % this.maxEvents] = { event: kept, topic, at: this.now(), encoded: undefined };
+    const slot = seq % this.maxEvents;
+    const evicted = this.ring[slot];
+    if (evicted) this.evict(evicted, seq - this.maxEvents);
+    this.ring[slot] = { event: kept, topic, at: this.now(), encoded: undefined };
+    this.indexOf(topic, true)!.push(seq);
     return stored;
+  }
+
+  private evict(entry: Entry, seq: number): void {
+    const index = this.indexOf(entry.topic, false)!;
+    index.shift(seq);
+    // A topic with nothing retained leaves the index (so memory follows what is retained);
+    // replay then judges it by the ring's oldest event instead.
+    if (entry.topic !== undefined && index.size === 0) this.byTopic.delete(entry.topic);
+  }
+
+  private indexOf(topic: string | undefined, create: boolean): SeqIndex | undefined {
+    if (topic === undefined) return this.untargeted;
+    let index = this.byTopic.get(topic);
+    if (!index && create) {
+      index = new SeqIndex();
+      this.byTopic.set(topic, index);
+    }
+    return index;
   }
 
   /** Parses an id of this instance into its sequence number; `undefined` for anything else. */
@@ -178,26 +237,14 @@ export class MemoryReplayer implements SyncReplayer {
 
   async replay(afterId: string, send: ReplaySend, options: ReplayOptions = {}): Promise<ReplayResult> {
     const after = this.seqOf(afterId);
-    const newest = this.nextSeq - 1;
     // Unknown, malformed, from another instance, or ahead of the newest: never guess.
-    if (after === undefined || after > newest) return { count: 0, gap: true };
-    if (after === newest) return { count: 0, gap: false };
-    const oldest = Math.max(1, newest - this.maxEvents + 1);
-    // The first missed event was evicted.
-    if (after + 1 < oldest) return { count: 0, gap: true };
-    const horizon = this.ttlMs > 0 ? this.now() - this.ttlMs : -Infinity;
-    // Events are stored in time order: if the first missed one expired, it is lost.
-    const first = this.ring[(after + 1) % this.maxEvents];
-    if (!first || first.at < horizon) return { count: 0, gap: true };
-
-    const topics = options.topics;
-    const wanted = topics === undefined ? undefined : new Set(topics);
-    // Snapshot before sending: `send` may await, and new stores must not shift what we read.
-    const entries: Entry[] = [];
-    for (let seq = after + 1; seq <= newest; seq++) {
-      const entry = this.ring[seq % this.maxEvents]!;
-      if (entry.topic === undefined || wanted === undefined || wanted.has(entry.topic)) entries.push(entry);
-    }
+    if (after === undefined || after > this.nextSeq - 1) return GAP;
+    if (after === this.nextSeq - 1) return NOTHING;
+    const topics = options.topics === undefined ? undefined : [...new Set(options.topics)].sort();
+    const key = topics === undefined ? `${after}\u0001` : `${after}\u0000${topics.join('\u0000')}`;
+    // The read is a snapshot: `send` may await, and new stores must not shift what is sent.
+    const entries = await this.gate.run(key, () => Promise.resolve(this.read(after, topics)));
+    if (entries === undefined) return GAP;
     let count = 0;
     for (const entry of entries) {
       entry.encoded ??= formatEvent(entry.event);
@@ -206,5 +253,39 @@ export class MemoryReplayer implements SyncReplayer {
       count++;
     }
     return { count, gap: false };
+  }
+
+  /** The retained events after `after` for `topics` (all with `undefined`); `undefined` on a gap. */
+  private read(after: number, topics: readonly string[] | undefined): Entry[] | undefined {
+    const newest = this.nextSeq - 1;
+    if (after >= newest) return [];
+    const oldest = Math.max(1, newest - this.maxEvents + 1);
+    const horizon = this.ttlMs > 0 ? this.now() - this.ttlMs : -Infinity;
+    if (topics === undefined) {
+      // The first missed event was evicted, or there is more than a replay may send.
+      if (after + 1 < oldest || newest - after > this.maxReplayEvents) return undefined;
+      const entries: Entry[] = [];
+      for (let seq = after + 1; seq <= newest; seq++) entries.push(this.ring[seq % this.maxEvents]!);
+      // Events are stored in time order: if the first missed one expired, it is lost.
+      return entries[0]!.at < horizon ? undefined : entries;
+    }
+    const parts: number[][] = [];
+    let total = 0;
+    for (const index of [this.untargeted, ...topics.map((topic) => this.byTopic.get(topic))]) {
+      if (index === undefined) {
+        // Nothing retained for the topic: it may have had events among those evicted.
+        if (after + 1 < oldest) return undefined;
+        continue;
+      }
+      if (index.lastEvicted > after) return undefined;
+      const seqs = index.after(after);
+      if (seqs.length === 0) continue;
+      if (this.ring[seqs[0]! % this.maxEvents]!.at < horizon) return undefined;
+      total += seqs.length;
+      if (total > this.maxReplayEvents) return undefined;
+      parts.push(seqs);
+    }
+    const merged = parts.length === 1 ? parts[0]! : parts.flat().sort((a, b) => a - b);
+    return merged.map((seq) => this.ring[seq % this.maxEvents]!);
   }
 }
