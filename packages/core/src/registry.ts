@@ -101,6 +101,11 @@ export class Registry {
     return [...this.topics.keys()];
   }
 
+  /** The connections subscribed to `topic` now (a copy: closing them changes the registry). */
+  subscribersOf(topic: string): Connection[] {
+    return [...(this.topics.get(topic) ?? NO_CONNECTIONS)];
+  }
+
   /** Topics a connection is subscribed to. */
   topicsOf(connection: Connection): ReadonlySet<string> {
     return this.connections.get(connection) ?? NO_TOPICS;

@@ -1,8 +1,9 @@
 /**
- * Many app instances, one event stream: every broadcast is appended to a Redis Stream, and
- * every instance (the publisher included) delivers what it reads from that stream to its own
- * connections. All instances therefore deliver the same events in the same order with the same
- * ids, and a client can resume with `Last-Event-ID` on whichever instance it reconnects to.
+ * Many app instances, one event history: every broadcast is stored in its topic's Redis Stream
+ * and announced on that stream's shard channel in one atomic step, and each instance receives
+ * only the channels its own connections subscribe to (plus untargeted broadcasts). All
+ * instances deliver the same events in the same order with the same ids, and a client resumes
+ * with `Last-Event-ID` on whichever instance it reconnects to.
  */
 import {
   SseOptionsError,
@@ -15,104 +16,149 @@ import {
   type SseEvent,
   type StoredEvent,
 } from '@ssekit/core';
-import { Registry, assertKnownOptions } from '@ssekit/core/integration';
-import type { RedisOptions } from 'ioredis';
-import { entryBytes } from './entry.js';
+import { Registry, assertKnownOptions, assertTopic, type ReplayGateStats } from '@ssekit/core/integration';
+import { Redis, type RedisOptions } from 'ioredis';
+import { encodeBody } from './entry.js';
 import { RedisUnavailableError } from './errors.js';
-import { FAIL_FAST, Link, createClient, isRedisClient, withTimeout } from './link.js';
+import { History } from './history.js';
+import { Interest } from './interest.js';
+import { NamespaceKeys } from './keys.js';
+import { FAIL_FAST, Link, createClient, isCluster, isRedisClient, noop, withTimeout, type RedisClient } from './link.js';
 import { DEFAULTS, positiveInt, resolveStreamOptions, type RedisStreamOptions } from './options.js';
-import { StreamReader } from './reader.js';
-import { StreamStore } from './store.js';
-import { compareStreamIds, normalizeStreamId } from './stream-id.js';
+import { ReplayReader } from './replay-reader.js';
+import { normalizeStreamId } from './stream-id.js';
+import { defaultDelay, type NodeAddress } from './subscriber.js';
 
 /** Options of {@link RedisBroadcaster}. */
 export interface RedisBroadcasterOptions extends RedisStreamOptions {
   /**
-   * How long each `XREAD` blocks waiting for new entries, in milliseconds. It does not delay
-   * delivery (a blocked read returns as soon as an entry arrives); it bounds how long a dead
-   * connection that never reported closing can go unnoticed (block time plus a margin).
+   * How often the subscriber connection is checked with a `PING` when it has been quiet, in
+   * milliseconds. A connection that does not answer within `timeoutMs` is dropped and opened
+   * again, and delivery catches up from where it stopped.
    * @defaultValue 5000
    */
-  blockMs?: number;
+  pingMs?: number;
   /**
-   * Receives connection and reader errors. The reader keeps retrying whatever it is given.
+   * How long this instance stays subscribed to a topic after its last local subscriber left, in
+   * milliseconds, so clients that reconnect at once do not make it unsubscribe and subscribe.
+   * @defaultValue 5000
+   */
+  lingerMs?: number;
+  /**
+   * Receives connection and subscriber errors, and reports of local streams closed because
+   * events they should have had are gone. The subscriber keeps retrying.
    * @defaultValue a `console.warn`, at most one every 10 seconds
    */
   onError?: (error: Error) => void;
 }
 
-const NOT_STARTED = 'the stream reader has not started (Redis unreachable since start-up)';
+
+const NOT_STARTED = 'the subscription has not started (Redis unreachable since start-up)';
+
+/** A snapshot of what a {@link RedisBroadcaster} has done, for health checks and figures. */
+export interface RedisBroadcasterStats {
+  /** Local connections. */
+  readonly connections: number;
+  /** Channels this instance is subscribed to (topics with local subscribers, plus untargeted). */
+  readonly channels: number;
+  /** Announcements received from Redis. */
+  readonly received: number;
+  /** Events published by this instance. */
+  readonly published: number;
+  /** Replay and catch-up read commands sent, and the entries they returned. */
+  readonly reads: number;
+  readonly entriesRead: number;
+  /** Replay reads (shared ones counted once) and requests, and what waits now. */
+  readonly replays: ReplayGateStats;
+  /** Subscriber connections opened, and breaks seen. */
+  readonly subscriberConnections: number;
+  readonly subscriberBreaks: number;
+  /** Catch-ups after a break, entries they delivered, local streams closed for lost events. */
+  readonly catchUps: number;
+  readonly caughtUp: number;
+  readonly closedForLoss: number;
+  /** Catch-ups that found the Redis history restarted. */
+  readonly restarts: number;
+}
 
 /**
- * A {@link Broadcaster} and {@link Replayer} over one Redis Stream: pass the same object as an
- * adapter's `hub` and `replayer`.
+ * A {@link Broadcaster} and {@link Replayer} over per-topic Redis Streams: pass the same object
+ * as an adapter's `hub` and `replayer`.
  *
- * - `broadcast`/`broadcastTo` validate and encode the event, append it (`XADD ... MAXLEN ~ N`,
- *   topic as a field) and resolve with it and its stream id. They do not write to local
- *   connections themselves: every instance, this one included, delivers from its one blocking
- *   `XREAD` loop, so all deliver in stream order. A broadcast that Redis does not take rejects
- *   with a {@link RedisUnavailableError}.
- * - `register`/`subscribe`/counts are local: connections live in an in-memory `Registry`.
- * - `replay` reads the stream (`XRANGE`) after a `Last-Event-ID`, on any instance.
+ * - `broadcast`/`broadcastTo` validate and encode the event, then one Lua script takes the next
+ *   id of the namespace, appends the event to its topic's stream (trimmed to `maxLen`, expiring
+ *   `ttlMs` after its newest event) and announces it (`SPUBLISH`). They resolve with the event
+ *   and its id; they do not write to local connections themselves: every instance, this one
+ *   included, delivers what its subscription receives, so all deliver in id order. A broadcast
+ *   that Redis does not take rejects with a {@link RedisUnavailableError}.
+ * - `register`/`subscribe`/counts are local (an in-memory `Hub`); `subscribe` also makes the
+ *   instance receive the topic, and resolves once that subscription is confirmed.
+ * - `replay` reads the client's topics and untargeted broadcasts after a `Last-Event-ID` in one
+ *   script, on any instance; identical concurrent replays share one read.
  * - `store(event, topic)` is `broadcastTo(topic, event)`: a stored event is a delivered one.
  *
  * It uses two connections: the one you pass (or creates one from options) for commands, and a
- * `duplicate()` of it for the blocking read. `close()` closes the duplicate and, only if it
- * created it, the command connection.
+ * subscriber connection it opens itself (on a Cluster, to the namespace's primary). `close()`
+ * closes the subscriber and, only if it created it, the command connection.
  *
- * When Redis goes away, open streams stay open, broadcasts reject at once, and the reader
- * resumes from the last id it delivered when Redis is back, so nothing is skipped.
+ * When Redis goes away, open streams stay open and broadcasts reject at once. When the
+ * subscription comes back, each topic is caught up from the last event delivered; local
+ * streams whose missed events were trimmed or expired meanwhile (or all, when Redis lost its
+ * data) are closed so their clients resume and learn of the gap.
  */
 export class RedisBroadcaster implements Broadcaster, Replayer {
-  /** The stream key. */
-  readonly stream: string;
+  /** The namespace. */
+  readonly namespace: string;
+  private readonly keys: NamespaceKeys;
   private readonly local = new Registry();
-  private readonly streamStore: StreamStore;
-  private readonly reader: StreamReader;
+  private readonly history: History;
+  private readonly interest: Interest;
+  private readonly reader: ReplayReader;
   private readonly timeoutMs: number;
+  private publishedCount = 0;
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisBroadcasterOptions) {
-    const settings = resolveStreamOptions(options, ['blockMs', 'onError'] satisfies (keyof RedisBroadcasterOptions)[]);
-    const blockMs = positiveInt('blockMs', options.blockMs, DEFAULTS.blockMs);
+    const settings = resolveStreamOptions(options, ['pingMs', 'lingerMs', 'onError'] satisfies (keyof RedisBroadcasterOptions)[]);
+    const pingMs = positiveInt('pingMs', options.pingMs, DEFAULTS.pingMs);
+    const lingerMs = positiveInt('lingerMs', options.lingerMs, DEFAULTS.lingerMs);
     if (options.onError !== undefined && typeof options.onError !== 'function') {
       throw new SseOptionsError('onError', options.onError, 'must be a function');
     }
     const onError = options.onError ?? throttledWarning();
-    this.stream = settings.key;
+    this.namespace = settings.namespace;
+    this.keys = new NamespaceKeys(settings.namespace);
     this.timeoutMs = settings.timeoutMs;
 
     const given = isRedisClient(options.redis) ? options.redis : undefined;
     const client = given ?? createClient(options.redis as RedisOptions, 'ssekit');
-    const name = client.options.connectionName;
-    const readerClient = client.duplicate({
-      ...FAIL_FAST,
-      lazyConnect: false,
-      connectionName: name ? `${name}:reader` : 'ssekit:reader',
-    });
-    this.streamStore = new StreamStore(new Link(client, given === undefined, onError), settings);
-    this.reader = new StreamReader({
-      link: new Link(readerClient, true, onError),
-      key: settings.key,
-      blockMs,
-      batchSize: settings.batchSize,
+    this.history = new History(new Link(client, given === undefined, onError), this.keys, settings);
+    this.interest = new Interest({
+      history: this.history,
+      local: this.local,
+      open: subscriberFactory(client),
+      delay: reconnectDelay(client),
+      pingMs,
+      lingerMs,
+      maxCatchUp: settings.maxReplayEvents,
       onError,
-      onLost: () => {
-        const open = this.local.connectionCount();
-        // They cannot be sent what was trimmed: end their streams so they come back with
-        // Last-Event-ID, and replay reports the gap instead of the loss going unnoticed.
-        this.local.close();
-        onError(new Error(`the stream reader fell behind the stream's retention (maxLen) and events were trimmed before it read them; closed ${open} local stream(s) so clients resume and learn of the gap`));
-      },
-      deliver: (entry) => {
-        this.local.deliver(entryBytes(entry), entry.id, entry.topic);
-      },
+    });
+    this.reader = new ReplayReader(this.history, {
+      maxReplayEvents: settings.maxReplayEvents,
+      maxConcurrentReplays: settings.maxConcurrentReplays,
+      end: (topic) => this.interest.end(topic),
+      before: () => this.started('the replay'),
     });
   }
 
+  /** The stream key of `topic`, or of untargeted broadcasts without one. */
+  streamKey(topic?: string): string {
+    return this.keys.stream(topic);
+  }
+
   /**
-   * Resolves once the reader knows where the stream ends and the command connection is up:
-   * broadcasts made from then on reach this instance's connections.
+   * Resolves once this instance receives untargeted broadcasts and the command connection is
+   * up: broadcasts made from then on reach its connections.
    * @param options.timeoutMs - longest wait, in milliseconds. @defaultValue the `timeoutMs` option
    * @throws {RedisUnavailableError} (as a rejection) when Redis is not reachable within the
    *   wait, or the broadcaster is closed first.
@@ -120,29 +166,29 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   async ready(options: { timeoutMs?: number } = {}): Promise<void> {
     assertKnownOptions(options, ['timeoutMs']);
     const timeoutMs = positiveInt('timeoutMs', options.timeoutMs, this.timeoutMs);
+    const link = this.history.link;
     const up = (async () => {
-      await this.reader.started;
-      if (!this.streamStore.link.ready && !this.closing) await this.streamStore.link.nextReady();
+      await this.interest.started;
+      if (!link.ready && !this.closing) await link.nextReady();
     })();
-    await withTimeout(up, timeoutMs, () => new RedisUnavailableError(`Redis was not reachable within ${timeoutMs} ms (status: ${this.streamStore.link.client.status})`, false));
+    await withTimeout(up, timeoutMs, () => new RedisUnavailableError(`Redis was not reachable within ${timeoutMs} ms (status: ${link.client.status})`, false));
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed', false);
   }
 
   /**
-   * Registers a connection on this instance. A connection resuming after an id this instance's
-   * reader has not delivered yet is registered once the reader has caught up to it (bounded by
-   * `timeoutMs`), so the events it already has are not written to it again as live ones.
+   * Registers a connection on this instance. A connection resuming after an id this instance
+   * may not have delivered yet (it came from an instance that received it first) is registered
+   * once everything published before it has arrived here (bounded by `timeoutMs`), so those
+   * events are not written to it a second time as live ones.
    */
   register(connection: Connection): void | Promise<void> {
     const after = normalizeStreamId(connection.lastEventId);
-    const position = this.reader.lastId;
-    if (after !== undefined && (position === undefined || compareStreamIds(after, position) > 0)) {
-      // The client saw events this instance has not delivered yet (it came from a faster
-      // instance). Register once the reader has caught up, so those events are not written to
-      // it a second time as live ones.
-      return this.catchUp(after).then(() => this.local.register(connection));
+    const wait = after === undefined ? undefined : this.interest.caughtUpTo(after, this.timeoutMs);
+    if (wait === undefined) {
+      this.local.register(connection);
+      return;
     }
-    this.local.register(connection);
+    return wait.then(() => this.local.register(connection));
   }
 
   /** Removes a connection and its subscriptions on this instance. */
@@ -150,9 +196,16 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
     this.local.unregister(connection);
   }
 
-  /** Subscribes a connection of this instance to `topic` (registering it if needed). */
-  subscribe(connection: Connection, topic: string): void {
+  /**
+   * Subscribes a connection of this instance to `topic`. When this instance did not receive
+   * the topic yet, resolves once its subscription to it is confirmed (bounded by `timeoutMs`):
+   * from then on every event of the topic reaches the connection, live or by replay.
+   */
+  subscribe(connection: Connection, topic: string): void | Promise<void> {
     this.local.subscribe(connection, topic);
+    const wait = this.interest.watch(topic);
+    if (wait === undefined) return;
+    return withTimeout(wait, this.timeoutMs, () => new Error('subscribe timed out')).catch(noop);
   }
 
   /** Removes one subscription on this instance. */
@@ -161,8 +214,8 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   }
 
   /**
-   * Appends an event for every connection of every instance; resolves with the event and its
-   * stream id once Redis has stored it (delivery follows through each instance's reader).
+   * Stores an event for every connection of every instance; resolves with the event and its id
+   * once Redis has stored it (delivery follows through each instance's subscription).
    * @throws {SseFormatError} for an event that cannot be encoded; nothing is sent.
    * @throws {RedisUnavailableError} when Redis does not take it; see its `stored` field.
    */
@@ -181,16 +234,15 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   }
 
   /**
-   * Sends the retained events after `afterId` that the connection would have received, up to
-   * the last one this instance's reader has delivered: later ones reach the connection live,
-   * so the two never overlap. A malformed id, an id no longer (or never) in the stream, or a
-   * stream lost by Redis is a gap.
+   * Sends the retained events after `afterId` that the connection would have received (its
+   * topics plus untargeted broadcasts; every topic with `topics` omitted), each topic up to the
+   * last event this instance has delivered of it: later ones reach the connection live, so the
+   * two never overlap. A malformed or unknown id, an event after it that was trimmed or expired,
+   * a Redis that lost its data, or more than `maxReplayEvents` events is a gap.
    * @throws {RedisUnavailableError} when Redis cannot be read (`withReplay` reports a gap).
    */
-  async replay(afterId: string, send: ReplaySend, options?: ReplayOptions): Promise<ReplayResult> {
-    if (normalizeStreamId(afterId) === undefined) return { count: 0, gap: true };
-    await this.started('the replay');
-    return this.streamStore.replay(afterId, this.reader.lastId!, send, options);
+  replay(afterId: string, send: ReplaySend, options?: ReplayOptions): Promise<ReplayResult> {
+    return this.reader.replay(afterId, send, options);
   }
 
   /** Connections registered on this instance. */
@@ -203,46 +255,97 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
     return this.local.topicCount(topic);
   }
 
+  /** What this instance has done so far; see {@link RedisBroadcasterStats}. */
+  stats(): RedisBroadcasterStats {
+    const { counters } = this.interest;
+    const sub = this.interest.subscriberCounters;
+    return {
+      connections: this.local.connectionCount(),
+      channels: this.interest.channelCount,
+      received: counters.received,
+      published: this.publishedCount,
+      reads: this.history.counters.reads,
+      entriesRead: this.history.counters.entriesRead,
+      replays: this.reader.gate.stats(),
+      subscriberConnections: sub.connections,
+      subscriberBreaks: sub.breaks,
+      catchUps: counters.catchUps,
+      caughtUp: counters.caughtUp,
+      closedForLoss: counters.closedForLoss,
+      restarts: counters.restarts,
+    };
+  }
+
   /**
-   * Closes this instance's connections, stops the reader and releases the connections it
-   * created (the reader's duplicate always, the command connection only if created from
-   * options). Idempotent; later broadcasts reject.
+   * Closes this instance's connections, stops the subscriber and releases the connections it
+   * created (the subscriber's always, the command connection only if created from options).
+   * Idempotent; later broadcasts reject.
    */
   close(): Promise<void> {
     this.closing ??= (async () => {
       this.local.close();
-      await this.reader.stop(this.timeoutMs);
-      await this.streamStore.link.close(this.timeoutMs);
+      await this.interest.stop();
+      await this.history.link.close(this.timeoutMs);
     })();
     return this.closing;
   }
 
   private async publish(topic: string | undefined, event: SseEvent): Promise<StoredEvent> {
-    const fields = this.streamStore.prepare(event, topic);
+    if (topic !== undefined) assertTopic(topic);
+    const body = encodeBody(event);
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed; the event was not sent', false);
     await this.started('the event');
-    return this.streamStore.append(event, fields);
+    const id = await this.history.publish(topic, body, true);
+    this.publishedCount++;
+    this.interest.published(id);
+    return { ...event, id };
   }
 
-  /** Waits (bounded) for the reader's start, so a first broadcast is not missed locally. */
+  /** Waits (bounded) for the subscription's start, so a first broadcast is not missed locally. */
   private async started(what: string): Promise<void> {
-    await withTimeout(this.reader.started, this.timeoutMs, () => new RedisUnavailableError(`${NOT_STARTED}; ${what} was not sent`, false));
+    await withTimeout(this.interest.started, this.timeoutMs, () => new RedisUnavailableError(`${NOT_STARTED}; ${what} was not sent`, false));
   }
+}
 
-  /** Waits until the reader has delivered `id`, if the stream has it; bounded. */
-  private async catchUp(id: string): Promise<void> {
-    try {
-      await this.started('the replay');
-      const position = this.reader.lastId;
-      if (position !== undefined && compareStreamIds(id, position) <= 0) return;
-      // A made-up or lost id would never be reached: only wait for one the stream has.
-      const newest = await this.streamStore.newestId();
-      if (newest === undefined || compareStreamIds(newest, id) < 0) return;
-      await this.reader.reached(id, this.timeoutMs);
-    } catch {
-      // Redis unavailable: register anyway; replay will report the gap.
+/**
+ * How the subscriber opens its connections: a duplicate of a single-server client, or, on a
+ * Cluster, a connection to the node a `MOVED` pointed to or to the next known primary. The
+ * subscriber reconnects by itself, so ioredis must not (nor resubscribe behind its back).
+ */
+function subscriberFactory(client: RedisClient): (target: NodeAddress | undefined) => Redis {
+  const name = isCluster(client) ? client.options.redisOptions?.connectionName : client.options.connectionName;
+  const settings: RedisOptions = {
+    ...FAIL_FAST,
+    lazyConnect: true,
+    autoResubscribe: false,
+    retryStrategy: () => null,
+    connectionName: name ? `${name}:sub` : 'ssekit:sub',
+  };
+  if (!isCluster(client)) return () => client.duplicate(settings);
+  let next = 0;
+  return (target) => {
+    let address = target;
+    if (address === undefined) {
+      const masters = client.nodes('master');
+      if (masters.length === 0) throw new Error('no Redis Cluster primary is known yet');
+      const node = masters[next++ % masters.length]!;
+      address = { host: node.options.host ?? '127.0.0.1', port: node.options.port ?? 6379 };
     }
-  }
+    return new Redis({ ...client.options.redisOptions, ...settings, host: address.host, port: address.port });
+  };
+}
+
+/**
+ * How long the subscriber waits before reconnecting: the client's own `retryStrategy` when it
+ * has one (so an app paces every connection the same way), else at once and then backing off.
+ */
+function reconnectDelay(client: RedisClient): (attempt: number) => number {
+  const strategy = isCluster(client) ? undefined : client.options.retryStrategy;
+  if (typeof strategy !== 'function') return defaultDelay;
+  return (attempt) => {
+    const delay = strategy(attempt);
+    return typeof delay === 'number' && delay >= 0 ? delay : defaultDelay(attempt);
+  };
 }
 
 /** The default `onError`: one line on stderr, at most every 10 seconds. */
@@ -252,6 +355,6 @@ function throttledWarning(): (error: Error) => void {
     const now = Date.now();
     if (now - last < 10_000) return;
     last = now;
-    console.warn(`@ssekit/redis: ${error.message} (retrying)`);
+    console.warn(`@ssekit/redis: ${error.message}`);
   };
 }

@@ -1,134 +1,115 @@
 /**
- * How an event is kept in the stream, and how replies are read back.
+ * How an event is kept in a stream and announced, and how it is read back.
  *
  * An entry holds the event already encoded, without its `id:` line (the id is the entry id,
- * known only once Redis has assigned it), so readers and replays write the same bytes without
+ * assigned inside the publish script), so subscribers and replays write the same bytes without
  * encoding again. The fields stay readable with `redis-cli XRANGE`:
  *
  * ```
- * ssekit 1  topic <topic, only for broadcastTo>  body "event: ...\ndata: ...\n\n"
+ * ssekit 2  body "event: ...\ndata: ...\n\n"
  * ```
+ *
+ * The announcement on the stream's channel is the event's wire form, `id: <id>\n` then the
+ * body: an instance writes it to its connections as it arrives.
  */
 import type { SseEvent, StoredEvent } from '@ssekit/core';
 import { formatEventBody, withIdLine } from '@ssekit/core/integration';
 
-/** Marks entries written by this package (and the layout version). */
+/** Marks entries written by this package, and the layout version (0.1 wrote `1`). */
 const MARKER_FIELD = 'ssekit';
-const MARKER_VALUE = '1';
+const MARKER_VALUE = '2';
 
-/** One decoded stream entry. */
-export interface StreamEntry {
+/**
+ * Validates and encodes an event without its id. Throws `SseFormatError` before anything
+ * reaches Redis, so an event that cannot be written never enters a stream. An `id` given by
+ * the caller is ignored: the namespace clock assigns ids.
+ */
+export function encodeBody(event: SseEvent): string {
+  return formatEventBody(event);
+}
+
+/** One event read back from a stream; its wire bytes and parsed form are made once, on demand. */
+export class StreamEntry {
   /** The entry id, which is the event id. */
   readonly id: string;
-  /** The topic it was broadcast to; `undefined` for everyone. */
-  readonly topic: string | undefined;
   /** The event's wire text without its `id:` line. */
   readonly body: string;
-}
+  private wire: Buffer | undefined;
+  private parsed: StoredEvent | undefined;
 
-/**
- * Validates and encodes an event into XADD field/value pairs. Throws `SseFormatError` before
- * anything reaches Redis, so an event that cannot be written never enters the stream. An `id`
- * given by the caller is ignored: the stream assigns ids.
- */
-export function toFields(event: SseEvent, topic: string | undefined): string[] {
-  const body = formatEventBody(event);
-  return topic === undefined
-    ? [MARKER_FIELD, MARKER_VALUE, 'body', body]
-    : [MARKER_FIELD, MARKER_VALUE, 'topic', topic, 'body', body];
-}
-
-/** The bytes a client receives for an entry: the `id:` line, then the stored body. */
-export function entryBytes(entry: StreamEntry): Buffer {
-  return withIdLine(entry.id, entry.body);
-}
-
-/**
- * Rebuilds the event an entry carries, as the client parses it (`data` as the string it sees).
- * The body was written by {@link toFields}, so every line is `name: value`.
- */
-export function entryEvent(entry: StreamEntry): StoredEvent {
-  const event: StoredEvent = { id: entry.id };
-  let data: string[] | undefined;
-  for (const line of entry.body.split('\n')) {
-    const colon = line.indexOf(': ');
-    if (colon === -1) continue;
-    const value = line.slice(colon + 2);
-    switch (line.slice(0, colon)) {
-      case 'event':
-        event.event = value;
-        break;
-      case 'retry':
-        event.retry = Number(value);
-        break;
-      case 'data':
-        (data ??= []).push(value);
-        break;
-    }
+  constructor(id: string, body: string) {
+    this.id = id;
+    this.body = body;
   }
-  if (data) event.data = data.join('\n');
-  return event;
-}
 
-/** Decodes one `[id, [field, value, ...]]` reply item; `undefined` for entries not ours. */
-function decodeEntry(raw: unknown): StreamEntry | undefined {
-  if (!Array.isArray(raw) || typeof raw[0] !== 'string' || !Array.isArray(raw[1])) return undefined;
-  const fields = raw[1] as unknown[];
-  let marker: unknown;
-  let topic: string | undefined;
-  let body: string | undefined;
-  for (let i = 0; i + 1 < fields.length; i += 2) {
-    const value = fields[i + 1];
-    switch (fields[i]) {
-      case MARKER_FIELD:
-        marker = value;
-        break;
-      case 'topic':
-        if (typeof value === 'string') topic = value;
-        break;
-      case 'body':
-        if (typeof value === 'string') body = value;
-        break;
-    }
+  /** The bytes a client receives: the `id:` line, then the stored body. */
+  get bytes(): Buffer {
+    return (this.wire ??= withIdLine(this.id, this.body));
   }
-  if (marker !== MARKER_VALUE || body === undefined) return undefined;
-  return { id: raw[0], topic, body };
-}
 
-/** A range reply item reduced to its id (for entries that are not ours as well). */
-export function rawId(raw: unknown): string | undefined {
-  return Array.isArray(raw) && typeof raw[0] === 'string' ? raw[0] : undefined;
+  /**
+   * The event as the client parses it (`data` as the string it sees). The body was written by
+   * {@link encodeBody}, so every line is `name: value`.
+   */
+  get event(): StoredEvent {
+    if (this.parsed) return this.parsed;
+    const event: StoredEvent = { id: this.id };
+    let data: string[] | undefined;
+    for (const line of this.body.split('\n')) {
+      const colon = line.indexOf(': ');
+      if (colon === -1) continue;
+      const value = line.slice(colon + 2);
+      switch (line.slice(0, colon)) {
+        case 'event':
+          event.event = value;
+          break;
+        case 'retry':
+          event.retry = Number(value);
+          break;
+        case 'data':
+          (data ??= []).push(value);
+          break;
+      }
+    }
+    if (data) event.data = data.join('\n');
+    return (this.parsed = event);
+  }
 }
 
 /**
- * Decodes an XRANGE reply. Entries not written by this package keep their place (as
- * `undefined`) so ids still line up, but carry no event.
+ * Decodes an `XRANGE` reply (`[[id, [field, value, ...]], ...]`). Entries not written by this
+ * package (another layout version, or added by hand) carry no event and are left out.
  */
-export function decodeRange(reply: unknown): { id: string; entry: StreamEntry | undefined }[] {
+export function decodeEntries(reply: unknown): StreamEntry[] {
   if (!Array.isArray(reply)) return [];
-  const out: { id: string; entry: StreamEntry | undefined }[] = [];
+  const out: StreamEntry[] = [];
   for (const raw of reply) {
-    const id = rawId(raw);
-    if (id !== undefined) out.push({ id, entry: decodeEntry(raw) });
+    if (!Array.isArray(raw) || typeof raw[0] !== 'string' || !Array.isArray(raw[1])) continue;
+    const fields = raw[1] as unknown[];
+    let marker: unknown;
+    let body: unknown;
+    for (let i = 0; i + 1 < fields.length; i += 2) {
+      if (fields[i] === MARKER_FIELD) marker = fields[i + 1];
+      else if (fields[i] === 'body') body = fields[i + 1];
+    }
+    if (marker === MARKER_VALUE && typeof body === 'string') out.push(new StreamEntry(raw[0], body));
   }
   return out;
 }
 
 /**
- * The entries of an XREAD reply for one stream. The reply's shape depends on the protocol:
- * RESP2 (and RESP3 with ioredis' legacy mapping) gives `[[key, entries]]`, RESP3 maps may
- * arrive flat (`[key, entries]`) or as an object `{ key: entries }`.
+ * The id of an announcement (`id: <id>\n...`), read from its bytes without decoding the rest;
+ * `undefined` for a message that is not one.
  */
-export function xreadEntries(reply: unknown): unknown[] {
-  if (reply === null || reply === undefined) return [];
-  if (Array.isArray(reply)) {
-    if (reply.length === 2 && typeof reply[0] === 'string' && Array.isArray(reply[1])) return reply[1] as unknown[];
-    const first = reply[0];
-    return Array.isArray(first) && Array.isArray(first[1]) ? (first[1] as unknown[]) : [];
-  }
-  if (typeof reply === 'object') {
-    const values = Object.values(reply as Record<string, unknown>);
-    return Array.isArray(values[0]) ? (values[0] as unknown[]) : [];
-  }
-  return [];
+export function announcedId(payload: Buffer): string | undefined {
+  // 'i', 'd', ':', ' '
+  if (payload.length < 8 || payload[0] !== 0x69 || payload[1] !== 0x64 || payload[2] !== 0x3a || payload[3] !== 0x20) return undefined;
+  const end = payload.indexOf(0x0a, 4);
+  return end === -1 ? undefined : payload.toString('latin1', 4, end);
+}
+
+/** The id of a loss notice (`lost <id>`, sent on the untargeted channel); `undefined` otherwise. */
+export function lossNotice(payload: Buffer): string | undefined {
+  const text = payload.length < 64 ? payload.toString('latin1') : '';
+  return /^lost (\d+-\d+)$/.exec(text)?.[1];
 }

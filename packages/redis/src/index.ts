@@ -1,9 +1,9 @@
 /**
- * `@ssekit/redis`: many app instances, one ordered and replayable event stream, over a Redis
- * Stream.
+ * `@ssekit/redis`: many app instances, one ordered and replayable event history, kept per
+ * topic in Redis Streams.
  * @packageDocumentation
  */
-export { RedisBroadcaster, type RedisBroadcasterOptions } from './broadcaster.js';
+export { RedisBroadcaster, type RedisBroadcasterOptions, type RedisBroadcasterStats } from './broadcaster.js';
 export { RedisReplayer, type RedisReplayerOptions } from './replayer.js';
 export { RedisUnavailableError } from './errors.js';
 export type { RedisStreamOptions } from './options.js';

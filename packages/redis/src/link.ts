@@ -2,12 +2,15 @@
  * One ioredis connection as this package uses it: who owns it, whether it is ready, and
  * bounded waits. Clients we create get settings that make failures fast and explicit.
  */
-import { Redis, type RedisOptions } from 'ioredis';
+import { Redis, type Cluster, type RedisOptions } from 'ioredis';
 import { RedisUnavailableError } from './errors.js';
 
+/** A command client: one server, or a Cluster (commands routed by key slot). */
+export type RedisClient = Redis | Cluster;
+
 /**
- * Settings forced on every connection this package creates (from options, and the reader's
- * duplicate): a command issued while disconnected fails at once instead of waiting in an
+ * Settings forced on every connection this package creates (from options, and the subscriber
+ * connections): a command issued while disconnected fails at once instead of waiting in an
  * offline queue, and a command in flight when the connection drops fails instead of being
  * sent again after reconnecting (a resent XADD could store an event whose broadcast already
  * reported failure).
@@ -23,13 +26,18 @@ export const FAIL_FAST: Readonly<RedisOptions> = Object.freeze({
 });
 
 /** A value that can be used as a client (duck-typed, so two copies of ioredis still work). */
-export function isRedisClient(value: unknown): value is Redis {
+export function isRedisClient(value: unknown): value is RedisClient {
   return (
     typeof value === 'object' && value !== null &&
     typeof (value as Redis).duplicate === 'function' &&
     typeof (value as Redis).xadd === 'function' &&
     typeof (value as Redis).on === 'function'
   );
+}
+
+/** True for an ioredis `Cluster` (duck-typed like {@link isRedisClient}). */
+export function isCluster(client: RedisClient): client is Cluster {
+  return (client as { isCluster?: unknown }).isCluster === true;
 }
 
 /** Settles like `promise`, or rejects with `error()` if it is still pending after `ms`. */
@@ -43,7 +51,7 @@ export function withTimeout<T>(promise: Promise<T>, ms: number, error: () => Err
 
 /** An ioredis client plus whether we must close it, and its readiness history. */
 export class Link {
-  readonly client: Redis;
+  readonly client: RedisClient;
   /** True when this package created the client, and so closes it. */
   readonly owned: boolean;
   private everReady: boolean;
@@ -54,7 +62,7 @@ export class Link {
     this.everReady = true;
   };
 
-  constructor(client: Redis, owned: boolean, onError?: (error: Error) => void) {
+  constructor(client: RedisClient, owned: boolean, onError?: (error: Error) => void) {
     this.client = client;
     this.owned = owned;
     this.everReady = client.status === 'ready';
@@ -130,11 +138,6 @@ export class Link {
     if (ended) await withTimeout(ended, timeoutMs, () => new Error('disconnect timed out')).catch(noop);
   }
 
-  /** Closes the connection now (no QUIT), for the blocked reader. */
-  abort(): void {
-    this.release();
-    if (this.owned) this.client.disconnect();
-  }
 }
 
 /** Creates a client we own from options, with the fail-fast settings. */

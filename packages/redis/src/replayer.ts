@@ -1,6 +1,6 @@
 /**
  * Redis-backed replay for apps that keep delivery in one process but want retention that
- * survives restarts, shared by a stream id space.
+ * survives restarts, in the same per-topic layout as {@link RedisBroadcaster}.
  */
 import {
   SseOptionsError,
@@ -11,10 +11,14 @@ import {
   type SseEvent,
   type StoredEvent,
 } from '@ssekit/core';
+import { assertTopic } from '@ssekit/core/integration';
 import type { RedisOptions } from 'ioredis';
+import { encodeBody } from './entry.js';
+import { History } from './history.js';
+import { NamespaceKeys } from './keys.js';
 import { Link, createClient, isRedisClient } from './link.js';
 import { resolveStreamOptions, type RedisStreamOptions } from './options.js';
-import { StreamStore } from './store.js';
+import { ReplayReader } from './replay-reader.js';
 
 /** Options of {@link RedisReplayer}. */
 export interface RedisReplayerOptions extends RedisStreamOptions {
@@ -25,10 +29,11 @@ export interface RedisReplayerOptions extends RedisStreamOptions {
   onError?: (error: Error) => void;
 }
 
+
 /**
- * A {@link Replayer} over a capped Redis Stream, without the cross-instance reader: `store`
- * appends (`XADD`) and resolves with the stream id, `replay` reads after a `Last-Event-ID`
- * (`XRANGE`).
+ * A {@link Replayer} over the per-topic Redis Streams, without a subscription: `store` runs the
+ * publish script (without announcing) and resolves with the event's id, `replay` reads after a
+ * `Last-Event-ID`.
  *
  * Its `store` is asynchronous, so it cannot be the replayer inside an in-memory `Hub`; store
  * first, then broadcast the stored event on your hub, and pass the replayer to the adapter for
@@ -45,9 +50,10 @@ export interface RedisReplayerOptions extends RedisStreamOptions {
  * twice (same id). {@link RedisBroadcaster} has no such window.
  */
 export class RedisReplayer implements Replayer {
-  /** The stream key. */
-  readonly stream: string;
-  private readonly streamStore: StreamStore;
+  /** The namespace. */
+  readonly namespace: string;
+  private readonly history: History;
+  private readonly reader: ReplayReader;
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisReplayerOptions) {
@@ -57,31 +63,44 @@ export class RedisReplayer implements Replayer {
     }
     const given = isRedisClient(options.redis) ? options.redis : undefined;
     const client = given ?? createClient(options.redis as RedisOptions, 'ssekit:replayer');
-    this.stream = settings.key;
-    this.streamStore = new StreamStore(new Link(client, given === undefined, options.onError), settings);
+    this.namespace = settings.namespace;
+    this.history = new History(new Link(client, given === undefined, options.onError), new NamespaceKeys(settings.namespace), settings);
+    this.reader = new ReplayReader(this.history, {
+      maxReplayEvents: settings.maxReplayEvents,
+      maxConcurrentReplays: settings.maxConcurrentReplays,
+      end: () => '+',
+      before: () => Promise.resolve(),
+    });
+  }
+
+  /** The stream key of `topic`, or of untargeted broadcasts without one. */
+  streamKey(topic?: string): string {
+    return this.history.keys.stream(topic);
   }
 
   /**
-   * Appends an event (for `topic`, or for everyone) and resolves with it and its stream id.
+   * Stores an event (for `topic`, or for everyone) and resolves with it and its id.
    * @throws {SseFormatError} for an event that cannot be encoded; nothing is sent.
    * @throws {RedisUnavailableError} when Redis does not take it; see its `stored` field.
    */
-  store(event: SseEvent, topic?: string): Promise<StoredEvent> {
-    return this.streamStore.add(event, topic);
+  async store(event: SseEvent, topic?: string): Promise<StoredEvent> {
+    if (topic !== undefined) assertTopic(topic);
+    const body = encodeBody(event);
+    return { ...event, id: await this.history.publish(topic, body, false) };
   }
 
   /**
    * Sends, in order, the retained events after `afterId` that the connection would have
-   * received. A malformed id, or one no longer (or never) in the stream, is a gap.
+   * received. A malformed or unknown id, or an event after it that is gone, is a gap.
    * @throws {RedisUnavailableError} when Redis cannot be read (`withReplay` reports a gap).
    */
   replay(afterId: string, send: ReplaySend, options?: ReplayOptions): Promise<ReplayResult> {
-    return this.streamStore.replay(afterId, '+', send, options);
+    return this.reader.replay(afterId, send, options);
   }
 
   /** Closes the Redis connection if it was created from options. Idempotent. */
   close(): Promise<void> {
-    this.closing ??= this.streamStore.link.close(this.streamStore.settings.timeoutMs);
+    this.closing ??= this.history.link.close(this.history.settings.timeoutMs);
     return this.closing;
   }
 }

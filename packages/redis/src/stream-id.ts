@@ -11,7 +11,7 @@ export const STREAM_ID_PATTERN = /^\d+-\d+$/;
 
 const U64_MAX = 0xffff_ffff_ffff_ffffn;
 
-/** The id before every entry: reading after it reads the whole stream. */
+/** The id before every entry. */
 export const ZERO_ID = '0-0';
 
 /**
@@ -27,15 +27,37 @@ export function normalizeStreamId(id: unknown): string | undefined {
   return `${ms}-${seq}`;
 }
 
-/** Orders two valid stream ids: negative when `a` comes first, 0 when equal, positive after. */
+/**
+ * Orders two normalized stream ids (as Redis prints them, see {@link normalizeStreamId}):
+ * negative when `a` comes first, 0 when equal, positive after. Without leading zeros a longer
+ * number is a larger one, so the parts compare as strings of digits, with no allocation: this
+ * runs for every event an instance receives.
+ */
 export function compareStreamIds(a: string, b: string): number {
   if (a === b) return 0;
   const da = a.indexOf('-');
   const db = b.indexOf('-');
-  const msa = BigInt(a.slice(0, da));
-  const msb = BigInt(b.slice(0, db));
-  if (msa !== msb) return msa < msb ? -1 : 1;
-  const sa = BigInt(a.slice(da + 1));
-  const sb = BigInt(b.slice(db + 1));
-  return sa === sb ? 0 : sa < sb ? -1 : 1;
+  if (da !== db) return da - db;
+  for (let i = 0; i < da; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  const la = a.length - da;
+  const lb = b.length - db;
+  if (la !== lb) return la - lb;
+  for (let i = da + 1; i < a.length; i++) {
+    const d = a.charCodeAt(i) - b.charCodeAt(i);
+    if (d !== 0) return d;
+  }
+  return 0;
+}
+
+/** The larger of two normalized stream ids. */
+export function maxStreamId(a: string, b: string): string {
+  return compareStreamIds(a, b) >= 0 ? a : b;
+}
+
+/** The millisecond part of a normalized stream id, as a number (exact below 2^53). */
+export function streamIdTime(id: string): number {
+  return Number(id.slice(0, id.indexOf('-')));
 }

@@ -1,7 +1,8 @@
 /**
- * Stream ids and the entry layout, without Redis.
+ * Stream ids, the key layout and the entry layout, without Redis.
  */
-import { decodeRange, entryBytes, entryEvent, toFields, xreadEntries } from '../src/entry';
+import { announcedId, decodeEntries, encodeBody, StreamEntry } from '../src/entry';
+import { NamespaceKeys } from '../src/keys';
 import { compareStreamIds, normalizeStreamId } from '../src/stream-id';
 
 test('stream ids: only <ms>-<seq> with 64-bit parts, compared numerically', () => {
@@ -15,31 +16,38 @@ test('stream ids: only <ms>-<seq> with 64-bit parts, compared numerically', () =
   expect(compareStreamIds('10-2', '10-10')).toBeLessThan(0);
   expect(compareStreamIds('10-10', '10-2')).toBeGreaterThan(0);
   expect(compareStreamIds('5-5', '5-5')).toBe(0);
+  expect(compareStreamIds('0-0', '1-0')).toBeLessThan(0);
+  expect(compareStreamIds('18446744073709551615-1', '18446744073709551614-9')).toBeGreaterThan(0);
+});
+
+test('every key of a namespace carries its hash tag; topics cannot collide with the other keys', () => {
+  const keys = new NamespaceKeys('tenant-1');
+  expect(keys.meta).toBe('ssekit:{tenant-1}:meta');
+  expect(keys.untargeted).toBe('ssekit:{tenant-1}:all');
+  expect(keys.topic('all')).toBe('ssekit:{tenant-1}:t:all');
+  expect(keys.topic('a{b}')).toBe('ssekit:{tenant-1}:t:a{b}');
+  expect(keys.topicOf(keys.topic('x:y'))).toBe('x:y');
+  expect(keys.topicOf(keys.meta)).toBeUndefined();
+  expect(new NamespaceKeys('a*b').topicPattern()).toBe('ssekit:{a\\*b}:t:*');
 });
 
 test('an entry stores the encoded body; readers put the id line in front of it', () => {
-  const event = { id: 'ignored', event: 'tick', data: 'a\r\nb', retry: 10 };
-  const fields = toFields(event, 'news');
-  expect(fields).toEqual(['ssekit', '1', 'topic', 'news', 'body', 'event: tick\nretry: 10\ndata: a\ndata: b\n\n']);
-  const [decoded] = decodeRange([['7-1', fields]]);
-  expect(decoded!.entry).toEqual({ id: '7-1', topic: 'news', body: 'event: tick\nretry: 10\ndata: a\ndata: b\n\n' });
-  expect(entryBytes(decoded!.entry!).toString()).toBe('id: 7-1\nevent: tick\nretry: 10\ndata: a\ndata: b\n\n');
-  expect(entryEvent(decoded!.entry!)).toEqual({ id: '7-1', event: 'tick', retry: 10, data: 'a\nb' });
-  expect(entryEvent({ id: '1-1', topic: undefined, body: '\n' })).toEqual({ id: '1-1' });
-  expect(entryEvent({ id: '1-1', topic: undefined, body: 'data: \n\n' })).toEqual({ id: '1-1', data: '' });
+  const body = encodeBody({ id: 'ignored', event: 'tick', data: 'a\r\nb', retry: 10 });
+  expect(body).toBe('event: tick\nretry: 10\ndata: a\ndata: b\n\n');
+  const [decoded] = decodeEntries([['7-1', ['ssekit', '2', 'body', body]]]);
+  expect(decoded!.id).toBe('7-1');
+  expect(decoded!.bytes.toString()).toBe('id: 7-1\nevent: tick\nretry: 10\ndata: a\ndata: b\n\n');
+  expect(decoded!.event).toEqual({ id: '7-1', event: 'tick', retry: 10, data: 'a\nb' });
+  expect(new StreamEntry('1-1', '\n').event).toEqual({ id: '1-1' });
+  expect(new StreamEntry('1-1', 'data: \n\n').event).toEqual({ id: '1-1', data: '' });
 });
 
-test('entries not written by this package keep their place but carry no event', () => {
-  expect(decodeRange([['1-1', ['other', 'x']], ['1-2', ['ssekit', '2', 'body', 'data: x\n\n']]])).toEqual([
-    { id: '1-1', entry: undefined },
-    { id: '1-2', entry: undefined },
-  ]);
+test("entries of another layout (0.1 wrote version 1) or not written by this package are left out", () => {
+  expect(decodeEntries([['1-1', ['other', 'x']], ['1-2', ['ssekit', '1', 'body', 'data: x\n\n']], 'junk'])).toEqual([]);
 });
 
-test('XREAD replies are read in RESP2, RESP3 legacy and RESP3 map shapes', () => {
-  const entries = [['1-1', ['ssekit', '1', 'body', 'data: x\n\n']]];
-  expect(xreadEntries(null)).toEqual([]);
-  expect(xreadEntries([['key', entries]])).toEqual(entries);
-  expect(xreadEntries(['key', entries])).toEqual(entries);
-  expect(xreadEntries({ key: entries })).toEqual(entries);
+test('an announcement is the wire form; its id is read from the bytes', () => {
+  expect(announcedId(Buffer.from('id: 12-3\ndata: x\n\n'))).toBe('12-3');
+  expect(announcedId(Buffer.from('data: x\n\n'))).toBeUndefined();
+  expect(announcedId(Buffer.from('id: 12-3'))).toBeUndefined();
 });

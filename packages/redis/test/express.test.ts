@@ -97,7 +97,7 @@ test('a client coming from an instance that is ahead gets no event twice', async
   const admin = redis.client();
   try {
     const list = (await admin.client('LIST')) as string;
-    const reader = list.split('\n').find((line) => / name=A:reader /.test(line));
+    const reader = list.split('\n').find((line) => / name=A:sub /.test(line));
     const id = /(?:^| )id=(\d+)/.exec(reader ?? '')?.[1];
     expect(id).toBeDefined();
     await admin.call('CLIENT', 'KILL', 'ID', id!);

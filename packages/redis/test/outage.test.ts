@@ -98,7 +98,7 @@ describe('in one process', () => {
   beforeEach(async () => {
     broadcaster = new RedisBroadcaster({
       redis: { host: '127.0.0.1', port: redis.port, retryStrategy: () => 50 },
-      blockMs: 500,
+      pingMs: 500,
       timeoutMs: 500,
       onError: (error) => errors.push(error),
     });
@@ -143,52 +143,68 @@ describe('in one process', () => {
     expect(errors.length).toBeGreaterThan(0);
   }, 20_000);
 
-  test('after the stream is replaced by one whose ids run behind, the reader starts it from the beginning', async () => {
+  /** Drops the broadcaster's subscriber connection and waits until it is back and caught up. */
+  async function reconnectSubscriber(): Promise<void> {
+    const before = broadcaster.stats().catchUps;
+    const admin = redis.client();
+    try {
+      await admin.call('CLIENT', 'KILL', 'TYPE', 'pubsub');
+    } finally {
+      admin.disconnect();
+    }
+    await waitFor(() => broadcaster.stats().catchUps > before, 5000, 'the subscriber to catch up');
+  }
+
+  test('a history whose clock went back (a snapshot that lost its tail): new ids still come after every id handed out, and older ids resume as gaps', async () => {
     const client = await connect();
     const first = await broadcaster.broadcast({ data: 'first' });
     await client.take(1);
     const admin = redis.client();
     try {
-      await admin.del(broadcaster.stream);
-      await admin.xadd(broadcaster.stream, '5-1', 'ssekit', '1', 'body', 'data: behind\n\n');
-      expect(BigInt(first.id.split('-')[0]!)).toBeGreaterThan(5n);
-      // Make the reader reconnect, as it would after Redis restarted.
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await admin.del(broadcaster.streamKey());
+      await admin.hset('ssekit:{default}:meta', 'clock', '5-1', 'origin', '5-1');
     } finally {
       admin.disconnect();
     }
-    expect(await client.take(1)).toEqual([{ id: '5-1', event: undefined, data: 'behind' }]);
-    let later: string | undefined;
-    await waitFor(async () => {
-      later = await broadcaster.broadcast({ data: 'later' }).then((e) => e.id, () => undefined);
-      return later !== undefined;
-    }, 5000, 'reconnection');
-    expect(await client.take(1)).toEqual([{ id: later, event: undefined, data: 'later' }]);
+    await reconnectSubscriber();
+    expect(broadcaster.stats().restarts).toBe(1);
+    // The stream had received everything up to the newest id: it stays open.
+    const later = await broadcaster.broadcast({ data: 'later' });
+    expect(compareIds(later.id, first.id)).toBeGreaterThan(0);
+    expect(await client.take(1)).toEqual([{ id: later.id, event: undefined, data: 'later' }]);
+    expect(await broadcaster.replay(first.id, () => undefined)).toEqual({ count: 0, gap: true });
+    expect(await broadcaster.replay(later.id, () => undefined)).toEqual({ count: 0, gap: false });
   });
 
-  test('after a stream restored without its tail, the reader resumes after its newest entry without repeating', async () => {
+  test('a history restored without its newest events: an instance that delivered them keeps its streams and repeats nothing', async () => {
     const client = await connect();
     const sent = [];
     for (const data of ['one', 'two', 'three']) sent.push((await broadcaster.broadcast({ data })).id);
     await client.take(3);
     const admin = redis.client();
     try {
-      await admin.xdel(broadcaster.stream, sent[2]!);
-      await admin.call('CLIENT', 'KILL', 'TYPE', 'normal', 'SKIPME', 'yes');
+      await admin.xdel(broadcaster.streamKey(), sent[2]!);
+      await admin.hset('ssekit:{default}:meta', 'clock', sent[1]!);
     } finally {
       admin.disconnect();
     }
-    let four: string | undefined;
-    await waitFor(async () => {
-      four = await broadcaster.broadcast({ data: 'four' }).then((e) => e.id, () => undefined);
-      return four !== undefined;
-    }, 5000, 'reconnection');
-    expect(await client.take(1)).toEqual([{ id: four, event: undefined, data: 'four' }]);
+    await reconnectSubscriber();
+    const four = await broadcaster.broadcast({ data: 'four' });
+    expect(compareIds(four.id, sent[2]!)).toBeGreaterThan(0);
+    expect(await client.take(1)).toEqual([{ id: four.id, event: undefined, data: 'four' }]);
     expect(client.rest()).toEqual([]);
+    // A client that had only `two` missed `three`, which is gone: a gap.
+    expect(await broadcaster.replay(sent[1]!, () => undefined)).toEqual({ count: 0, gap: true });
   });
 });
 
-test('a reader that falls behind retention ends its streams, and the clients learn of the gap on resume', async () => {
+function compareIds(a: string, b: string): number {
+  const [am, as] = a.split('-').map(BigInt) as [bigint, bigint];
+  const [bm, bs] = b.split('-').map(BigInt) as [bigint, bigint];
+  return am === bm ? Number(as - bs) : Number(am - bm);
+}
+
+test('a subscription that was down while its history was trimmed ends its streams, and the clients learn of the gap on resume', async () => {
   const make = (name: string) =>
     new RedisBroadcaster({
       redis: { host: '127.0.0.1', port: redis.port, connectionName: name, retryStrategy: () => 300 },
@@ -211,11 +227,11 @@ test('a reader that falls behind retention ends its streams, and the clients lea
     const seen = await b.broadcast({ data: 'seen' });
     expect((await client.take(1))[0]!.id).toBe(seen.id);
 
-    // A's reader is away (300 ms) while B broadcasts more than the stream retains.
+    // A's subscriber is away (300 ms) while B broadcasts more than the stream retains.
     const admin = redis.client();
     try {
       const list = (await admin.client('LIST')) as string;
-      const id = /(?:^| )id=(\d+)/.exec(list.split('\n').find((line) => / name=behindA:reader /.test(line)) ?? '')?.[1];
+      const id = /(?:^| )id=(\d+)/.exec(list.split('\n').find((line) => / name=behindA:sub /.test(line)) ?? '')?.[1];
       await admin.call('CLIENT', 'KILL', 'ID', id!);
     } finally {
       admin.disconnect();
