@@ -237,6 +237,24 @@ describe.each(adapters)('$name adapter', (adapter) => {
     expect(await count(app)).toBe(1);
   });
 
+  test('paces connects over maxConnectsPerSecond: 200, a retry hint, the stream ended, nothing registered', async () => {
+    const app = await start({ maxConnectsPerSecond: 1 });
+    await open(app.url);
+    await waitFor(async () => (await count(app)) === 1, 2000, 'the first stream to register');
+    const paced = await open(app.url);
+    expect(paced.status).toBe(200);
+    expect(paced.headers['content-type']).toBe('text/event-stream; charset=utf-8');
+    await waitFor(() => paced.ended, 2000, 'the paced stream to end');
+    expect(paced.retries).toHaveLength(1);
+    expect(paced.retries[0]).toBeGreaterThanOrEqual(500);
+    expect(paced.events).toEqual([]);
+    // sse() resolved with the connection, already closed.
+    await waitFor(() => app.connections.length === 2, 2000, 'sse() to resolve');
+    expect(app.connections[1]!.closed).toBe(true);
+    expect(await count(app)).toBe(1);
+    expect(app.logs).toEqual([]);
+  });
+
   test('answers 429 with Retry-After over maxConnectionsPerIp', async () => {
     const app = await start({ maxConnectionsPerIp: 1, retryAfterSeconds: 7 });
     await open(app.url);

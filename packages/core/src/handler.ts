@@ -10,6 +10,7 @@ import { SseHttpError, SseOptionsError } from './errors.js';
 import { handoffOf, withReplay } from './handoff.js';
 import { Hub } from './hub.js';
 import { ConnectionLimits } from './limits.js';
+import { ConnectPacer } from './pacing.js';
 import type { MaybePromise } from './event.js';
 import { lastEventIdFrom } from './last-event-id.js';
 import { DefaultProvider, type NodeRequest, type NodeResponse } from './node.js';
@@ -105,6 +106,7 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
   const hub: Broadcaster = settings.hub ?? new Hub({ replayer: replayer as SyncReplayer | undefined, ...(schemas ? { schemas } : {}) });
   const connectionOptions = settings.connection;
   const limits = new ConnectionLimits(settings.maxConnections, settings.maxConnectionsPerIp, retryAfter);
+  const pacer = settings.maxConnectsPerSecond === undefined ? undefined : new ConnectPacer(settings.maxConnectsPerSecond);
 
   const metrics = settings.metrics === undefined ? undefined : metricsFor(settings.metrics);
   if (metrics !== undefined) observeDeliveries(hub, metrics.broadcastDelivered);
@@ -152,6 +154,16 @@ export function createSseHandler<Req = NodeRequest>(options: SseOptions<Req> = {
       }
     }
     if (closing) throw shuttingDown();
+    if (pacer !== undefined && !pacer.admit()) {
+      // Past the rate: 200, a retry: hint, and the end of the stream, so the client's
+      // EventSource comes back later (a 503 would stop it for good). Nothing is registered or
+      // replayed; the connection is returned already closed.
+      refused('rate');
+      const { heartbeatMs: _noHeartbeat, ...rest } = optionsForConnection(connectionOptions, undefined);
+      const paced = await connect({ ...rest, heartbeatMs: 0, retryMs: pacer.retryMs() });
+      void paced.close();
+      return paced;
+    }
     let release: () => void;
     try {
       release = limits.admit(stream.ip);

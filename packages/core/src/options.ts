@@ -129,6 +129,16 @@ export interface SseOptions<Req = NodeRequest, E extends EventMap = AnyEvents> {
   /** Open streams allowed at once per client IP; over it: 429 with `Retry-After`. Default: unlimited. */
   maxConnectionsPerIp?: number;
   /**
+   * New streams allowed per second on this adapter (bursts up to one second's worth), to pace
+   * a reconnect storm. A connect past the rate is answered 200 with a `retry:` hint spread at
+   * random over a window sized to the backlog, and the stream is ended at once: nothing is
+   * registered or replayed, and `sse()` resolves with a connection that is already closed. A
+   * native EventSource then comes back after the hint, which a 503 would stop for good.
+   * @defaultValue unlimited
+   * @see https://html.spec.whatwg.org/multipage/server-sent-events.html#processing-model
+   */
+  maxConnectsPerSecond?: number;
+  /**
    * Seconds announced in `Retry-After` when a limit refuses a request.
    * @defaultValue 5
    */
@@ -233,6 +243,7 @@ const SSE_KEYS = keysOf<SseOptions>({
   provider: true,
   maxConnections: true,
   maxConnectionsPerIp: true,
+  maxConnectsPerSecond: true,
   retryAfterSeconds: true,
   authorize: true,
   resetEvent: true,
@@ -333,6 +344,7 @@ export interface ResolvedSseOptions<Req> {
   readonly authorize: Authorize<Req> | undefined;
   readonly maxConnections: number | undefined;
   readonly maxConnectionsPerIp: number | undefined;
+  readonly maxConnectsPerSecond: number | undefined;
   /** The `Retry-After` header value. */
   readonly retryAfter: string;
   readonly shutdownRetryMs: number;
@@ -385,6 +397,7 @@ export function resolveSseOptions<Req>(options: SseOptions<Req> = {}): ResolvedS
     authorize,
     maxConnections: positiveInt('maxConnections', options.maxConnections),
     maxConnectionsPerIp: positiveInt('maxConnectionsPerIp', options.maxConnectionsPerIp),
+    maxConnectsPerSecond: positiveRate('maxConnectsPerSecond', options.maxConnectsPerSecond),
     retryAfter: String(nonNegativeInt('retryAfterSeconds', options.retryAfterSeconds) ?? DEFAULT_RETRY_AFTER_SECONDS),
     shutdownRetryMs: nonNegativeInt('shutdownRetryMs', options.shutdownRetryMs) ?? connection.retryMs ?? DEFAULT_SHUTDOWN_RETRY_MS,
     shutdownGraceMs: nonNegativeInt('shutdownGraceMs', options.shutdownGraceMs) ?? DEFAULT_SHUTDOWN_GRACE_MS,
@@ -395,6 +408,15 @@ export function resolveSseOptions<Req>(options: SseOptions<Req> = {}): ResolvedS
     metrics: options.metrics,
     resetEvent: resolveResetEvent(options.resetEvent),
   };
+}
+
+/** A rate: a positive finite number (fractions allowed), or `undefined`. */
+function positiveRate(option: string, value: unknown): number | undefined {
+  if (value === undefined) return undefined;
+  if (typeof value !== 'number' || !Number.isFinite(value) || value <= 0) {
+    throw new SseOptionsError(option, value, 'must be a positive number');
+  }
+  return value;
 }
 
 function resolveResetEvent(resetEvent: unknown): SseEvent | undefined {
