@@ -45,7 +45,7 @@ describe('maxConnectsPerSecond', () => {
     const first = await connect(server.url);
     const admitted = await opened.next();
     expect(admitted.closed).toBe(false);
-    const seen = handler.hub.broadcast({ data: 'one' })!;
+    const seen = (await handler.hub.broadcast({ data: 'one' }))!;
     const paced = await connect(server.url, { 'Last-Event-ID': `${replayer.prefix}-0` });
     expect(paced.status).toBe(200);
     expect(paced.headers['content-type']).toBe('text/event-stream; charset=utf-8');
