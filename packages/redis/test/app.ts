@@ -1,6 +1,7 @@
 /**
  * An instance in this process: a RedisBroadcaster (hub and replayer) behind `node:http` on a
- * free port, with `GET /?topic=a&topic=b` streams. Tests close it with `close()`.
+ * free port, with `GET /?topic=a&topic=b` streams. Tests close it with `close()`. Without a
+ * server, `options.redis` says where Redis is (a Cluster client, for example).
  */
 import { createServer } from 'node:http';
 import type { AddressInfo } from 'node:net';
@@ -22,10 +23,10 @@ export interface App {
   close(): Promise<void>;
 }
 
-export async function startApp(redis: RedisServer, options: Partial<RedisBroadcasterOptions> = {}): Promise<App> {
+export async function startApp(redis: RedisServer | undefined, options: Partial<RedisBroadcasterOptions> = {}): Promise<App> {
   const errors: Error[] = [];
   const broadcaster = new RedisBroadcaster({
-    redis: { host: '127.0.0.1', port: redis.port, retryStrategy: () => 100 },
+    redis: { host: '127.0.0.1', port: redis?.port, retryStrategy: () => 100 },
     onError: (error) => errors.push(error),
     ...options,
   });
