@@ -51,7 +51,7 @@ const server = createServer(async (req, res) => {
 });
 
 await broadcaster.ready();
-server.listen(port, () => console.log(`instance on http://localhost:${server.address().port} (stream ${broadcaster.stream})`));
+server.listen(port, () => console.log(`instance on http://localhost:${server.address().port} (namespace ${broadcaster.namespace})`));
 
 async function shutdown() {
   await sse.close();

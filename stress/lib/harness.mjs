@@ -14,7 +14,9 @@ const SERVER_SCRIPT = fileURLToPath(new URL('./server.mjs', import.meta.url));
  * `stats(extra)` and `close()` (the server's graceful shutdown, then its own exit).
  */
 export async function startServer(config) {
-  const child = start(SERVER_SCRIPT, [JSON.stringify(config)], { nodeArgs: ['--expose-gc'], files: 'max', label: 'stress server' });
+  // STRESS_CPU_PROF=<dir>: each server writes a CPU profile there when it exits.
+  const profile = process.env.STRESS_CPU_PROF ? ['--cpu-prof', `--cpu-prof-dir=${process.env.STRESS_CPU_PROF}`] : [];
+  const child = start(SERVER_SCRIPT, [JSON.stringify(config)], { nodeArgs: ['--expose-gc', ...profile], files: 'max', label: 'stress server' });
   child.child.on('message', (message) => {
     if (message?.type === 'error') console.error(`server error: ${message.message}`);
   });

@@ -2,7 +2,14 @@
  * The server under stress, run as a child process so that its memory is measured alone and
  * the clients get their own CPU. It listens on 127.0.0.1, port 0, and is driven over IPC:
  *
- *   { cmd: 'broadcast', rate, total, payloadBytes, batchMs }  steady broadcast, reports 'done'
+ *   { cmd: 'broadcast', rate, total, payloadBytes, batchMs, topic?, spread?, inFlight? }
+ *       steady broadcast, reports 'done'. Each event's data is `<label> <n> <publish time> <pad>`:
+ *       `n` counts per label from 1, so a client can check it got every event of its topics.
+ *       With `spread: { prefix, count }` event k goes to topic `<prefix><k % count>`, and up to
+ *       `inFlight` broadcasts may be pending at once (consecutive events of one topic are
+ *       `count` apart, so each topic's order holds).
+ *   { cmd: 'stop' }                                           ends every broadcast now; each
+ *       reports 'done' with what it sent, once its broadcasts have settled; replies 'stopped'
  *   { cmd: 'stats', gc }                                      counts, heartbeat, memory
  *   { cmd: 'close' }                                          graceful shutdown, then exit
  *
@@ -22,13 +29,14 @@ const defaults = {
   adapter: 'core', // core | express | fastify | koa
   backend: 'memory', // memory | redis
   redisPort: 0,
-  redisStream: 'stress',
+  redisNamespace: 'stress',
   redisMaxLen: 10_000,
   replayEvents: 0, // MemoryReplayer size; 0 = no replayer
   maxBufferedBytes: 256 * 1024,
   heartbeatMs: 15_000,
   retryMs: undefined,
   resetEvent: true,
+  maxConnectsPerSecond: undefined,
 };
 const config = { ...defaults, ...JSON.parse(process.argv[2] ?? '{}') };
 
@@ -47,13 +55,20 @@ const core = await importWorkspace('@ssekit/core');
 const coreIntegration = await importWorkspace('@ssekit/core/integration');
 
 let redisClient;
+const redisErrors = [];
 let replayer;
 let hub;
 if (config.backend === 'redis') {
   const { RedisBroadcaster } = await importWorkspace('@ssekit/redis');
   const { default: Redis } = await import('ioredis');
   redisClient = new Redis({ host: '127.0.0.1', port: config.redisPort, lazyConnect: false });
-  hub = new RedisBroadcaster({ redis: redisClient, stream: config.redisStream, maxLen: config.redisMaxLen });
+  hub = new RedisBroadcaster({
+    redis: redisClient,
+    namespace: config.redisNamespace,
+    maxLen: config.redisMaxLen,
+    // Reported in the stats: the subscription's breaks, catch-ups and closed streams.
+    onError: (error) => redisErrors.push(error.message),
+  });
   replayer = hub;
   await hub.ready();
 } else if (config.replayEvents > 0) {
@@ -67,6 +82,7 @@ const options = {
   heartbeatMs: config.heartbeatMs,
   ...(config.retryMs !== undefined ? { retryMs: config.retryMs } : {}),
   resetEvent: config.resetEvent,
+  ...(config.maxConnectsPerSecond !== undefined ? { maxConnectsPerSecond: config.maxConnectsPerSecond } : {}),
 };
 
 // The harness's app for the adapter, on the builds. Refusals are expected under stress:
@@ -99,49 +115,82 @@ let closing = false;
 
 /**
  * Broadcasts `total` events at `rate` a second on the harness's fixed schedule, in bursts of
- * what is due every `batchMs`. Each event's number follows the last accepted one: a failed
- * broadcast (Redis away) is tried again with the same number, so clients can check the
- * sequence has no hole. Reports 'done' at the end.
+ * what is due every `batchMs`. Each event's number follows the last accepted one of its topic:
+ * a failed broadcast (Redis away) is tried again with the same number, so clients can check the
+ * sequence has no hole. Reports 'done' at the end (or once stopped).
  */
-function startBroadcast({ rate, total, payloadBytes = 64, batchMs = 10, topic }) {
-  const pad = 'x'.repeat(Math.max(0, payloadBytes - 16));
-  const label = topic ?? '*';
-  let sent = 0;
+function startBroadcast({ rate, total, payloadBytes = 64, batchMs = 10, topic, spread, inFlight = 1 }) {
+  const pad = 'x'.repeat(Math.max(0, payloadBytes - 32));
+  const label = spread ? `${spread.prefix}*` : (topic ?? '*');
+  const limit = spread ? Math.max(1, Math.min(inFlight, spread.count)) : 1;
+  let accepted = 0;
   let lastId;
   let failures = 0;
+  let pending = 0;
+  let wake;
+  let settled = Promise.resolve();
   const failed = () => {
     failures++;
     if (failures > 100) throw new Error('broadcast keeps failing');
   };
-  const sendNext = () => {
-    const n = sent + 1;
-    const accepted = (stored) => {
-      lastId = stored?.id;
-      sent = n;
+  // Event `index`: its topic and its number within that topic.
+  const send = (index) => {
+    const to = spread ? `${spread.prefix}${index % spread.count}` : topic;
+    const n = spread ? Math.floor(index / spread.count) + 1 : index + 1;
+    const attempt = () => {
+      const event = { data: `${to ?? '*'} ${n} ${Date.now()} ${pad}` };
+      const result = to ? app.hub.broadcastTo(to, event) : app.hub.broadcast(event);
+      if (typeof result?.then !== 'function') {
+        lastId = result?.id;
+        accepted++;
+        return undefined;
+      }
+      return result.then(
+        (stored) => {
+          lastId = stored?.id;
+          accepted++;
+        },
+        () => {
+          failed();
+          return attempt();
+        },
+      );
     };
     for (;;) {
       try {
-        const event = { data: `${label} ${n} ${pad}` };
-        const result = topic ? app.hub.broadcastTo(topic, event) : app.hub.broadcast(event);
-        if (typeof result?.then !== 'function') return accepted(result);
-        return result.then(accepted, () => {
-          failed();
-          return sendNext();
-        });
+        return attempt();
       } catch {
         failed();
       }
     }
   };
-  const run = schedule({ rate, total, sliceMs: batchMs, send: sendNext });
-  broadcasting.add(run);
-  run.done.then(
-    ({ elapsedMs }) => {
-      broadcasting.delete(run);
-      if (sent >= total) process.send({ type: 'done', topic: label, total: sent, lastId, elapsedMs, failures });
+  const run = schedule({
+    rate,
+    total,
+    sliceMs: batchMs,
+    send: (index) => {
+      const result = send(index);
+      if (result === undefined) return undefined;
+      if (limit === 1) return result;
+      // Up to `limit` at once: wait only when that many are pending.
+      pending++;
+      const done = result.finally(() => {
+        pending--;
+        wake?.();
+      });
+      settled = Promise.all([settled, done]);
+      if (pending < limit) return undefined;
+      return new Promise((resolve) => (wake = resolve));
     },
-    (error) => process.send({ type: 'error', message: String(error?.stack ?? error) }),
-  );
+  });
+  broadcasting.add(run);
+  run.done
+    .then(async ({ elapsedMs }) => {
+      await settled;
+      broadcasting.delete(run);
+      process.send({ type: 'done', topic: label, total: accepted, sent: accepted, lastId, elapsedMs, failures });
+    })
+    .catch((error) => process.send({ type: 'error', message: String(error?.stack ?? error) }));
 }
 
 function gcNow() {
@@ -168,6 +217,8 @@ async function stats(message) {
     closes: { ...closes },
     opened: { ...opened },
     warnings: [...warnings],
+    redis: typeof app.hub.stats === 'function' ? { ...app.hub.stats(), errors: redisErrors.slice(-5), errorCount: redisErrors.length } : undefined,
+    replays: typeof replayer?.replayStats === 'function' ? replayer.replayStats() : undefined,
   };
 }
 
@@ -176,6 +227,9 @@ process.on('message', async (message) => {
     if (message.cmd === 'broadcast') {
       startBroadcast(message);
       process.send({ type: 'ok', cmd: 'broadcast' });
+    } else if (message.cmd === 'stop') {
+      for (const run of broadcasting) run.stop();
+      process.send({ type: 'stopped' });
     } else if (message.cmd === 'stats') {
       process.send(await stats(message));
     } else if (message.cmd === 'close') {

@@ -114,7 +114,7 @@ async function run(backend) {
     if (backend === 'redis') {
       const redis = await RedisServer.start();
       report.onCleanup(() => redis.dispose());
-      const config = { adapter: opts.adapter, backend: 'redis', redisPort: redis.port, redisStream: `stress:{once}:${Date.now()}`, redisMaxLen: retained, resetEvent: true };
+      const config = { adapter: opts.adapter, backend: 'redis', redisPort: redis.port, redisNamespace: `once-${Date.now()}`, redisMaxLen: retained, resetEvent: true };
       servers.push(await startServer(config), await startServer(config));
       report.figure('redis-server port', redis.port);
     } else {

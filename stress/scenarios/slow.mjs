@@ -77,7 +77,7 @@ await Report.run(`slow consumers (${opts.adapter}, ${opts.backend}): ${opts.clie
   if (opts.backend === 'redis') {
     const redis = await RedisServer.start();
     report.onCleanup(() => redis.dispose());
-    backend = { backend: 'redis', redisPort: redis.port, redisStream: `stress:{slow}:${Date.now()}`, redisMaxLen: retained };
+    backend = { backend: 'redis', redisPort: redis.port, redisNamespace: `slow-${Date.now()}`, redisMaxLen: retained };
   }
   const server = await startServer({
     adapter: opts.adapter,

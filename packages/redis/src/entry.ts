@@ -77,10 +77,34 @@ export class StreamEntry {
 }
 
 /**
+ * Recently read entries by id, so the replays of a reconnect storm (many clients missed the
+ * same events of a shared topic) share each entry's bytes and parsed event instead of making
+ * them once per client. Oldest first out.
+ */
+export class EntryCache {
+  private readonly entries = new Map<string, StreamEntry>();
+  private readonly max: number;
+
+  constructor(max: number) {
+    this.max = max;
+  }
+
+  /** The cached entry for `id` if it holds `body`, else a new one (cached). */
+  get(id: string, body: string): StreamEntry {
+    const cached = this.entries.get(id);
+    if (cached !== undefined && cached.body === body) return cached;
+    const entry = new StreamEntry(id, body);
+    if (cached === undefined && this.entries.size >= this.max) this.entries.delete(this.entries.keys().next().value!);
+    this.entries.set(id, entry);
+    return entry;
+  }
+}
+
+/**
  * Decodes an `XRANGE` reply (`[[id, [field, value, ...]], ...]`). Entries not written by this
  * package (another layout version, or added by hand) carry no event and are left out.
  */
-export function decodeEntries(reply: unknown): StreamEntry[] {
+export function decodeEntries(reply: unknown, cache?: EntryCache): StreamEntry[] {
   if (!Array.isArray(reply)) return [];
   const out: StreamEntry[] = [];
   for (const raw of reply) {
@@ -92,7 +116,7 @@ export function decodeEntries(reply: unknown): StreamEntry[] {
       if (fields[i] === MARKER_FIELD) marker = fields[i + 1];
       else if (fields[i] === 'body') body = fields[i + 1];
     }
-    if (marker === MARKER_VALUE && typeof body === 'string') out.push(new StreamEntry(raw[0], body));
+    if (marker === MARKER_VALUE && typeof body === 'string') out.push(cache ? cache.get(raw[0], body) : new StreamEntry(raw[0], body));
   }
   return out;
 }

@@ -4,7 +4,7 @@
  * {@link RedisReplayer} share.
  */
 import { RedisUnavailableError } from './errors.js';
-import { decodeEntries, type StreamEntry } from './entry.js';
+import { EntryCache, decodeEntries, type StreamEntry } from './entry.js';
 import type { NamespaceKeys } from './keys.js';
 import { isCluster, withTimeout, type Link, type RedisClient } from './link.js';
 import { CATCH_UP, PUBLISH, READ, Script } from './scripts.js';
@@ -60,6 +60,7 @@ export class History {
   readonly keys: NamespaceKeys;
   readonly settings: HistorySettings;
   private readonly publishArgs: readonly string[];
+  private readonly cache: EntryCache;
   /** Script calls and entries returned by reads, for figures and tests. */
   readonly counters = { publishes: 0, reads: 0, entriesRead: 0 };
 
@@ -68,6 +69,7 @@ export class History {
     this.keys = keys;
     this.settings = settings;
     this.publishArgs = [String(settings.maxLen), String(settings.slack), String(settings.ttlMs)];
+    this.cache = new EntryCache(10_000);
   }
 
   get client(): RedisClient {
@@ -127,7 +129,7 @@ export class History {
       for (let i = 0; i < pending.length; i++) {
         const p = pending[i]!;
         const status = reply[2 + 2 * i];
-        const entries = decodeEntries(reply[3 + 2 * i]);
+        const entries = decodeEntries(reply[3 + 2 * i], this.cache);
         total += entries.length;
         this.counters.entriesRead += entries.length;
         found[p.index]!.push(...entries);
@@ -173,7 +175,7 @@ export class History {
           streams[p.index] = 'lost';
           continue;
         }
-        const entries = decodeEntries(reply[4 + 2 * i]);
+        const entries = decodeEntries(reply[4 + 2 * i], this.cache);
         total += entries.length;
         this.counters.entriesRead += entries.length;
         (streams[p.index] as StreamEntry[]).push(...entries);
@@ -218,7 +220,19 @@ export function mergeById(lists: readonly StreamEntry[][]): StreamEntry[] {
   const nonEmpty = lists.filter((list) => list.length > 0);
   if (nonEmpty.length === 0) return [];
   if (nonEmpty.length === 1) return nonEmpty[0]!;
-  return nonEmpty.flat().sort((a, b) => compareStreamIds(a.id, b.id));
+  // A client has a few topics: take the smallest head each time (k lists, k small).
+  const heads = nonEmpty.map(() => 0);
+  const total = nonEmpty.reduce((n, list) => n + list.length, 0);
+  const out = new Array<StreamEntry>(total);
+  for (let n = 0; n < total; n++) {
+    let best = -1;
+    for (let k = 0; k < nonEmpty.length; k++) {
+      const entry = nonEmpty[k]![heads[k]!];
+      if (entry !== undefined && (best === -1 || compareStreamIds(entry.id, nonEmpty[best]![heads[best]!]!.id) < 0)) best = k;
+    }
+    out[n] = nonEmpty[best]![heads[best]!++]!;
+  }
+  return out;
 }
 
 function messageOf(error: unknown): string {

@@ -1,7 +1,8 @@
 /**
  * Stream ids, the key layout and the entry layout, without Redis.
  */
-import { announcedId, decodeEntries, encodeBody, StreamEntry } from '../src/entry';
+import { EntryCache, announcedId, decodeEntries, encodeBody, StreamEntry } from '../src/entry';
+import { mergeById } from '../src/history';
 import { NamespaceKeys } from '../src/keys';
 import { compareStreamIds, normalizeStreamId } from '../src/stream-id';
 
@@ -50,4 +51,18 @@ test('an announcement is the wire form; its id is read from the bytes', () => {
   expect(announcedId(Buffer.from('id: 12-3\ndata: x\n\n'))).toBe('12-3');
   expect(announcedId(Buffer.from('data: x\n\n'))).toBeUndefined();
   expect(announcedId(Buffer.from('id: 12-3'))).toBeUndefined();
+});
+
+test('replays share decoded entries through the cache, and per-stream lists merge in id order', () => {
+  const cache = new EntryCache(2);
+  const [a] = decodeEntries([['1-1', ['ssekit', '2', 'body', 'data: a\n\n']]], cache);
+  const [again] = decodeEntries([['1-1', ['ssekit', '2', 'body', 'data: a\n\n']]], cache);
+  expect(again).toBe(a);
+  expect(again!.bytes).toBe(a!.bytes);
+  // Same id with another body (a history that started again) is not mistaken for it.
+  const [other] = decodeEntries([['1-1', ['ssekit', '2', 'body', 'data: b\n\n']]], cache);
+  expect(other).not.toBe(a);
+  expect(other!.event.data).toBe('b');
+  const e = (id: string) => new StreamEntry(id, '\n');
+  expect(mergeById([[e('1-0'), e('3-0'), e('10-0')], [], [e('2-0'), e('3-1')], [e('9-9')]]).map((x) => x.id)).toEqual(['1-0', '2-0', '3-0', '3-1', '9-9', '10-0']);
 });

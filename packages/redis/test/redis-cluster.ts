@@ -11,7 +11,7 @@ import { tmpdir } from 'node:os';
 import { join } from 'node:path';
 import { promisify } from 'node:util';
 import { Cluster, Redis } from 'ioredis';
-import { REDIS_SERVER } from './redis-server';
+import { REDIS_SERVER, killOnExit } from './redis-server';
 
 const REDIS_CLI = process.env.REDIS_CLI ?? '/usr/bin/redis-cli';
 const run = promisify(execFile);
@@ -83,6 +83,7 @@ export class RedisCluster {
       { stdio: ['ignore', 'pipe', 'pipe'] },
     );
     this.processes.set(port, child);
+    killOnExit(child);
     await new Promise<void>((resolve, reject) => {
       let out = '';
       const timer = setTimeout(() => reject(new Error(`redis-server ${port} did not start:\n${out}`)), 10_000);
