@@ -10,6 +10,14 @@ import { formatEvent } from './format.js';
 import { assertKnownOptions, keysOf } from './option-keys.js';
 import type { Replayer, ReplayResult } from './replayer.js';
 
+/**
+ * Replayed events are written in batches of about this many bytes while the socket keeps up:
+ * one write (one system call) per batch instead of one per event, which is most of a reconnect
+ * storm's cost. Once bytes wait in the process (backpressure), each event is written on its own
+ * and the replay waits for the drain, as without batching.
+ */
+const REPLAY_BATCH_BYTES = 16 * 1024;
+
 /** The event sent on a replay gap when `resetEvent` is `true`. */
 export const RESET_EVENT: Readonly<SseEvent> = Object.freeze({ event: 'ssekit-reset', data: 'gap' });
 
@@ -107,8 +115,8 @@ const WITH_REPLAY_KEYS = keysOf<WithReplayOptions>({ hub: true, replayer: true, 
  *
  * 1. live broadcasts for the connection are queued, then it is registered and subscribed, so
  *    nothing broadcast from now on can be missed;
- * 2. the replayer sends every retained event after `lastEventId`, ahead of the queue, waiting
- *    for the transport to drain between events;
+ * 2. the replayer sends every retained event after `lastEventId`, ahead of the queue, in
+ *    batches while the transport keeps up and waiting for it to drain when it does not;
  * 3. the queue is flushed, skipping events the replay already sent.
  *
  * On a gap (unknown, evicted or expired id) nothing is replayed, `connection.replayGap` becomes
@@ -134,24 +142,38 @@ export async function withReplay(connection: Connection, options: WithReplayOpti
     if (!handoff) return { count: 0, gap: false };
 
     const sent = new Set<string>();
+    let batch: Uint8Array[] = [];
+    let batchBytes = 0;
+    const flush = (): Promise<boolean> | undefined => {
+      if (batch.length === 0) return undefined;
+      const bytes = batch.length === 1 ? batch[0]! : Buffer.concat(batch, batchBytes);
+      batch = [];
+      batchBytes = 0;
+      // Written ahead of the queue, which holds only what arrived after registration.
+      if (!handoff.writeAhead(bytes)) return undefined;
+      // Wait for the socket to drain: a client resuming after a long absence may have missed
+      // more than `maxBufferedBytes`, and writing it all at once would close it as `slow`
+      // again, at every reconnect, so it would never catch up.
+      return handoff.drained();
+    };
     let result: ReplayResult;
     try {
       result = await replayer!.replay(
         afterId!,
         (event, encoded) => {
           sent.add(event.id);
-          // Written ahead of the queue, which holds only what arrived after registration.
-          if (!handoff.writeAhead(encoded)) return undefined;
-          // Wait for the socket to drain: a client resuming after a long absence may have missed
-          // more than `maxBufferedBytes`, and writing it all at once would close it as `slow`
-          // again, at every reconnect, so it would never catch up.
-          return handoff.drained();
+          batch.push(encoded);
+          batchBytes += encoded.length;
+          return batchBytes >= REPLAY_BATCH_BYTES || connection.bufferedBytes > 0 ? flush() : undefined;
         },
         { topics },
       );
     } catch {
       result = { count: 0, gap: true };
     }
+    // What was handed over is sent even if the replayer failed after it: those ids are skipped
+    // in the queue below.
+    await flush();
     if (result.gap) {
       handoff.markGap();
       const reset = options.resetEvent === true ? RESET_EVENT : options.resetEvent || undefined;
