@@ -3,7 +3,8 @@
  * client missed, gaps follow its own topics), a replay over `maxReplayEvents` is a gap, reads
  * are bounded and queued, and identical waiting replays share one read.
  */
-import { MemoryReplayer, ReplayGate, SseOptionsError, type StoredEvent } from '@ssekit/core';
+import { MemoryReplayer, SseOptionsError, type StoredEvent } from '@ssekit/core';
+import { ReplayGate } from '@ssekit/core/integration';
 
 async function replayData(replayer: MemoryReplayer, afterId: string, topics?: string[]) {
   const data: unknown[] = [];

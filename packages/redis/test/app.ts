@@ -1,14 +1,13 @@
 /**
  * An instance in this process: a RedisBroadcaster (hub and replayer) behind `node:http` on a
- * free port, with `GET /?topic=a&topic=b` streams. Tests close it with `close()`. Without a
- * server, `options.redis` says where Redis is (a Cluster client, for example).
+ * free port, with `GET /?topic=a&topic=b` streams, closed after the test (or by `close()`).
+ * Without a server, `options.redis` says where Redis is (a Cluster client, for example).
  */
 import { createServer } from 'node:http';
-import type { AddressInfo } from 'node:net';
 import { createSseHandler, type Connection, type SseHandler } from '@ssekit/core';
 import { RedisBroadcaster, type RedisBroadcasterOptions } from '@ssekit/redis';
-import type { RedisServer } from './redis-server';
-import { SseClient, eventually } from './sse-client';
+import { connect, listen, track, waitFor, type SseClient } from '@ssekit/testkit';
+import type { RedisServer } from '@ssekit/testkit/redis-server';
 
 export interface App {
   readonly broadcaster: RedisBroadcaster;
@@ -37,10 +36,10 @@ export async function startApp(redis: RedisServer | undefined, options: Partial<
     const topics = new URL(req.url ?? '/', 'http://x').searchParams.getAll('topic');
     handler.open(req, res, { topics }).then((c) => opened.push(c), () => res.destroy());
   });
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
+  const url = `${(await listen(server)).url}/`;
   await broadcaster.ready();
-  const url = `http://127.0.0.1:${(server.address() as AddressInfo).port}/`;
-  return {
+  let closed: Promise<void> | undefined;
+  const app: App = {
     broadcaster,
     handler,
     url,
@@ -49,18 +48,24 @@ export async function startApp(redis: RedisServer | undefined, options: Partial<
     async connect(topics = [], lastEventId) {
       const count = opened.length;
       const query = topics.map((t) => `topic=${encodeURIComponent(t)}`).join('&');
-      const client = await SseClient.connect(`${url}?${query}`, lastEventId);
+      const client = await connect(`${url}?${query}`, lastEventId === undefined ? {} : { 'last-event-id': lastEventId });
+      if (client.status !== 200) throw new Error(`status ${client.status}`);
       clients.push(client);
-      await eventually(() => opened.length > count, 5000, 'the stream to be registered and replayed');
+      await waitFor(() => opened.length > count, 5000, 'the stream to be registered and replayed');
       return client;
     },
-    async close() {
-      for (const client of clients) client.close();
-      await handler.close();
-      await broadcaster.close();
-      await new Promise((resolve) => server.close(resolve));
+    close() {
+      closed ??= (async () => {
+        for (const client of clients) client.close();
+        await handler.close();
+        await broadcaster.close();
+        await new Promise((resolve) => server.close(resolve));
+      })();
+      return closed;
     },
   };
+  track(() => app.close());
+  return app;
 }
 
 /** Redis's command counters (`INFO commandstats`): calls per command name. */

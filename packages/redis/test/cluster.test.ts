@@ -7,8 +7,8 @@ import type { StoredEvent } from '@ssekit/core';
 import { RedisUnavailableError } from '@ssekit/redis';
 import type { Cluster } from 'ioredis';
 import { startApp, type App } from './app';
-import { RedisCluster } from './redis-cluster';
-import { eventually, type SseClient } from './sse-client';
+import { RedisCluster } from '@ssekit/testkit/redis-cluster';
+import { waitFor as eventually, type SseClient } from '@ssekit/testkit';
 
 let cluster: RedisCluster;
 const apps: App[] = [];
@@ -65,12 +65,12 @@ test('two instances on a Cluster: same events, same ids, topics, and replay on t
   sent.push(await b.broadcaster.broadcastTo('news', { data: 'n1' }));
   sent.push(await a.broadcaster.broadcastTo('sports', { data: 's1' }));
   sent.push(await a.broadcaster.broadcast({ data: 'all' }));
-  expect((await onA.next(2)).map((e) => [e.id, e.data])).toEqual([[sent[0]!.id, 'n1'], [sent[2]!.id, 'all']]);
-  expect((await onB.next(3)).map((e) => e.id)).toEqual(sent.map((e) => e.id));
+  expect((await onA.take(2)).map((e) => [e.id, e.data])).toEqual([[sent[0]!.id, 'n1'], [sent[2]!.id, 'all']]);
+  expect((await onB.take(3)).map((e) => e.id)).toEqual(sent.map((e) => e.id));
   onA.close();
   const missed = await b.broadcaster.broadcastTo('news', { data: 'n2' });
   const resumed = await b.connect(['news'], sent[2]!.id);
-  expect(await resumed.next(1)).toEqual([{ id: missed.id, event: undefined, data: 'n2' }]);
+  expect(await resumed.take(1)).toEqual([{ id: missed.id, event: undefined, data: 'n2' }]);
 });
 
 test('a primary failover during broadcasts: every acknowledged event reaches its clients, or they are told of the gap', async () => {
@@ -122,7 +122,7 @@ test('a primary failover during broadcasts: every acknowledged event reaches its
       continue;
     }
     const resumed = await on.connect([topic], got.at(-1));
-    const first = (await resumed.next(1, 10_000))[0]!;
+    const first = (await resumed.take(1, 10_000))[0]!;
     if (first.event === 'ssekit-reset') continue;
     // No gap reported: then the replay must fill in every acknowledged event after its id.
     const seen = new Set([...got, first.id!, ...(await eventually(() => resumed.events.some((e) => e.id === last), 10_000, 'the replay').then(() => resumed.events.map((e) => e.id!)))]);
@@ -147,8 +147,8 @@ test('a failover to a replica that missed acknowledged events: streams that lack
   const onA = await a.connect(['t']);
   const onB = await b.connect(['t']);
   const seen = await a.broadcaster.broadcastTo('t', { data: 'replicated' });
-  await onA.next(1);
-  await onB.next(1);
+  await onA.take(1);
+  await onB.take(1);
   const primary = await cluster.primaryOf('ssekit:{lagging}:meta');
   const replica = await cluster.replicaOf(primary);
   // The replica stops replicating (frozen, its link dropped), and B stops receiving: its
@@ -174,14 +174,14 @@ test('a failover to a replica that missed acknowledged events: streams that lack
   expect(onB.events.map((e) => e.id)).toEqual([seen.id]);
   // ... and resuming after its last event (on either instance) is a gap, not a silent resume.
   const resumed = await b.connect(['t'], seen.id);
-  expect((await resumed.next(1, 10_000))[0]!.event).toBe('ssekit-reset');
+  expect((await resumed.take(1, 10_000))[0]!.event).toBe('ssekit-reset');
   // The events published after the failover come after every id handed out.
   const after = await a.broadcaster.broadcastTo('t', { data: 'after' });
   expect(byId(after.id, unreplicated.at(-1)!)).toBeGreaterThan(0);
-  expect((await resumed.next(1, 5000))[0]!.id).toBe(after.id);
+  expect((await resumed.take(1, 5000))[0]!.id).toBe(after.id);
   // A delivered them before the primary died: its streams have everything and stay open.
   expect(onA.open).toBe(true);
-  expect((await onA.next(6, 5000)).map((e) => e.id)).toEqual([...unreplicated, after.id]);
+  expect((await onA.take(6, 5000)).map((e) => e.id)).toEqual([...unreplicated, after.id]);
 }, 90_000);
 
 function byId(x: string, y: string): number {

@@ -6,8 +6,8 @@
 import type { StoredEvent } from '@ssekit/core';
 import { RedisBroadcaster, type RedisBroadcasterOptions } from '@ssekit/redis';
 import { commandCalls, delta, inParallel } from './app';
-import { RedisServer } from './redis-server';
-import { eventually } from './sse-client';
+import { RedisServer } from '@ssekit/testkit/redis-server';
+import { waitFor as eventually } from '@ssekit/testkit';
 
 let redis: RedisServer;
 const open: RedisBroadcaster[] = [];
@@ -124,7 +124,7 @@ test('the origin: an id before the history began, after its clock, or from a Red
   for (const bad of ['garbage', '1-2-3', '18446744073709551616-0']) expect((await replay(b, bad, ['t'])).gap).toBe(true);
   expect(await replay(b, second.id, ['t'])).toEqual({ count: 0, gap: false, data: [] });
 
-  await redis.stop();
+  await redis.kill();
   await redis.restart();
   // Redis came back empty: every id from before is a gap, even with nothing published since.
   await eventually(async () => (await b.replay(second.id, () => undefined, { topics: ['t'] }).then((r) => r.gap, () => false)), 10_000, 'the replay to answer after the restart');

@@ -5,8 +5,8 @@
  * closes exactly the streams that lost events.
  */
 import { startApp, type App } from './app';
-import { RedisServer } from './redis-server';
-import { eventually, type SseClient } from './sse-client';
+import { RedisServer } from '@ssekit/testkit/redis-server';
+import { waitFor as eventually, type SseClient } from '@ssekit/testkit';
 
 let redis: RedisServer;
 const apps: App[] = [];
@@ -48,7 +48,7 @@ test('fan-in: an instance without subscribers for a topic receives none of its e
   const before = { a: a.broadcaster.stats().received, b: b.broadcaster.stats().received };
   for (let i = 0; i < 200; i++) await b.broadcaster.broadcastTo('only-on-a', { data: i });
   await b.broadcaster.broadcast({ data: 'everyone' });
-  const got = await client.next(201);
+  const got = await client.take(201);
   expect(got.at(-1)!.data).toBe('everyone');
   await eventually(() => b.broadcaster.stats().received - before.b === 1, 2000, 'B to receive the untargeted event');
   expect(a.broadcaster.stats().received - before.a).toBe(201);
@@ -115,8 +115,8 @@ test('loss while connected: streams of a topic trimmed while the subscription wa
   const kept = await a.connect(['kept']);
   const both = await a.connect(['kept', 'trimmed']);
   const seen = await b.broadcaster.broadcastTo('trimmed', { data: 'seen' });
-  await trimmed.next(1);
-  await both.next(1);
+  await trimmed.take(1);
+  await both.take(1);
 
   // A's subscriber is away (300 ms): meanwhile `trimmed` gets more than it keeps, `kept` a few.
   const admin = redis.client();
@@ -133,14 +133,14 @@ test('loss while connected: streams of a topic trimmed while the subscription wa
 
   await eventually(() => !trimmed.open && !both.open, 5000, 'the streams of the trimmed topic to end');
   expect(kept.open).toBe(true);
-  expect((await kept.next(3)).map((e) => e.id)).toEqual(missed);
+  expect((await kept.take(3)).map((e) => e.id)).toEqual(missed);
   const live = await b.broadcaster.broadcastTo('kept', { data: 'live' });
-  expect((await kept.next(1))[0]!.id).toBe(live.id);
+  expect((await kept.take(1))[0]!.id).toBe(live.id);
   expect(kept.rest()).toEqual([]);
   expect(a.broadcaster.stats()).toMatchObject({ catchUps: 1, closedForLoss: 2 });
   expect(a.errors.some((e) => /trimmed or expired/.test(e.message))).toBe(true);
 
   // The closed ones resume after their last event and are told of the gap.
   const resumed = await a.connect(['trimmed'], seen.id);
-  expect((await resumed.next(1))[0]).toEqual({ id: undefined, event: 'ssekit-reset', data: 'gap' });
+  expect((await resumed.take(1))[0]).toEqual({ id: undefined, event: 'ssekit-reset', data: 'gap' });
 });

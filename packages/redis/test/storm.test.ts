@@ -4,7 +4,7 @@
  */
 import { RedisBroadcaster } from '@ssekit/redis';
 import { commandCalls, delta } from './app';
-import { RedisServer } from './redis-server';
+import { RedisServer } from '@ssekit/testkit/redis-server';
 
 let redis: RedisServer;
 let broadcaster: RedisBroadcaster;
