@@ -106,7 +106,8 @@ class Client {
 
 /** Redis `INFO` figures: command calls and CPU seconds. */
 async function redisInfo(port) {
-  const text = await command(port, ['INFO', 'all'], 5000);
+  // Generous: on a loaded machine this process may take a while to read the reply.
+  const text = await command(port, ['INFO', 'all'], 30_000);
   const calls = {};
   for (const match of text.matchAll(/cmdstat_([a-z|]+):calls=(\d+)/g)) calls[match[1]] = Number(match[2]);
   const cpu = Number(/used_cpu_user:([\d.]+)/.exec(text)[1]) + Number(/used_cpu_sys:([\d.]+)/.exec(text)[1]);
