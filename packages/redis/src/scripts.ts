@@ -34,6 +34,20 @@ local function now_ms()
   return tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
 end
 local EXPIRY_MARK = '-18446744073709551615'
+-- Appends to out a stream's status and its entries after from, up to to, at most capacity of
+-- them: 'skip' when the page is already full, 'more' when it filled it, 'done' otherwise.
+-- Returns what is left of the capacity.
+local function page(out, key, from, to, capacity)
+  if capacity <= 0 then
+    out[#out + 1] = 'skip'
+    out[#out + 1] = {}
+    return capacity
+  end
+  local got = redis.call('XRANGE', key, '(' .. from, to, 'COUNT', capacity)
+  out[#out + 1] = (#got == capacity) and 'more' or 'done'
+  out[#out + 1] = got
+  return capacity - #got
+end
 `;
 
 /**
@@ -127,15 +141,7 @@ for i = 2, #KEYS do
   else
     local deleted = field(redis.call('XINFO', 'STREAM', key), 'max-deleted-entry-id')
     if cmp(deleted, after) > 0 then return {'gap', key} end
-    if capacity <= 0 then
-      out[#out + 1] = 'skip'
-      out[#out + 1] = {}
-    else
-      local got = redis.call('XRANGE', key, '(' .. from, to, 'COUNT', capacity)
-      out[#out + 1] = (#got == capacity) and 'more' or 'done'
-      out[#out + 1] = got
-      capacity = capacity - #got
-    end
+    capacity = page(out, key, from, to, capacity)
   end
 end
 return out
@@ -197,24 +203,23 @@ for i = 3, #KEYS do
     if gone then
       out[#out + 1] = 'lost'
       out[#out + 1] = {}
-    elseif capacity <= 0 then
-      out[#out + 1] = 'skip'
-      out[#out + 1] = {}
     else
-      local got = redis.call('XRANGE', key, '(' .. from, '+', 'COUNT', capacity)
-      out[#out + 1] = (#got == capacity) and 'more' or 'done'
-      out[#out + 1] = got
-      capacity = capacity - #got
+      capacity = page(out, key, from, '+', capacity)
     end
   end
 end
 return out
 `;
 
-/** A Lua script run by `EVALSHA`, loaded with `EVAL` the first time a server lacks it. */
+/**
+ * A Lua script run by `EVALSHA`. The first call on a client sends the source (`EVAL`, which
+ * also caches it on the server); a server that lacks it later (restarted, or a replica that took
+ * over) answers `NOSCRIPT`, and the source is sent again.
+ */
 export class Script {
   readonly lua: string;
   readonly sha: string;
+  private readonly loaded = new WeakSet<Redis | Cluster>();
 
   constructor(lua: string) {
     this.lua = lua;
@@ -223,6 +228,11 @@ export class Script {
 
   /** Runs the script. On a Cluster, ioredis routes it by the first key's slot. */
   async run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
+    if (!this.loaded.has(client)) {
+      const result = await client.eval(this.lua, keys.length, ...keys, ...args);
+      this.loaded.add(client);
+      return result;
+    }
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {

@@ -59,7 +59,7 @@ test('trimmed: a gap exactly when an event of the topics after the id was trimme
   const b = await broadcaster('trim', { maxLen: 3, exactTrim: true });
   const ids: string[] = [];
   for (let i = 0; i < 5; i++) ids.push((await b.broadcastTo('t', { data: `t${i}` })).id);
-  const other = await b.broadcastTo('other', { data: 'o' });
+  await b.broadcastTo('other', { data: 'o' });
   // t kept t2, t3, t4: after t0, t1 is gone; after t1, everything missed is there.
   expect((await replay(b, ids[0]!, ['t'])).gap).toBe(true);
   expect(await replay(b, ids[1]!, ['t'])).toEqual({ count: 3, gap: false, data: ['t2', 't3', 't4'] });
@@ -146,7 +146,7 @@ test('replay reads only what the client missed: 5 events among 50,000 on 10,000 
   const used = delta(calls, await commandCalls(redis));
   expect(result).toMatchObject({ count: 5, gap: false });
   // One script call; inside it one XRANGE per stream (the topic and untargeted broadcasts).
-  expect(used.evalsha).toBe(1);
+  expect((used.evalsha ?? 0) + (used.eval ?? 0)).toBe(1);
   expect(used.xrange).toBe(2);
   expect(b.stats().reads - reads.reads).toBe(1);
   expect(b.stats().entriesRead - reads.entriesRead).toBe(5);
