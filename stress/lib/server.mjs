@@ -22,6 +22,7 @@
  * Usage: node server.mjs '<json config>'   (config: see `defaults` below)
  */
 import { buildApp } from '@ssekit/harness/apps';
+import { createHistogram, record, toJSON } from '@ssekit/harness/histogram';
 import { schedule } from '@ssekit/harness/schedule';
 import { importWorkspace } from '@ssekit/harness/workspace';
 
@@ -44,6 +45,8 @@ const warnings = [];
 process.on('warning', (warning) => warnings.push(`${warning.name}: ${warning.message}`));
 
 const closes = { client: 0, server: 0, slow: 0, error: 0 };
+/** From the request to `sse()` resolving (registered, subscribed, replay written), in ms. */
+const openTimes = createHistogram();
 const opened = { count: 0, gaps: 0 };
 function track(connection) {
   opened.count++;
@@ -98,8 +101,10 @@ const app = await buildApp(
     sse: options,
     quiet: true,
     async route(open, url) {
+      const started = performance.now();
       const query = new URL(url, 'http://localhost').searchParams;
       const connection = await open({ topics: query.getAll('topic') });
+      record(openTimes, performance.now() - started);
       track(connection);
       if (query.has('close')) connection.close();
     },
@@ -217,6 +222,7 @@ async function stats(message) {
     closes: { ...closes },
     opened: { ...opened },
     warnings: [...warnings],
+    openTimes: toJSON(openTimes),
     redis: typeof app.hub.stats === 'function' ? { ...app.hub.stats(), errors: redisErrors.slice(-5), errorCount: redisErrors.length } : undefined,
     replays: typeof replayer?.replayStats === 'function' ? replayer.replayStats() : undefined,
   };

@@ -24,6 +24,7 @@
  */
 import { performance } from 'node:perf_hooks';
 import { options } from '@ssekit/harness/args';
+import { createHistogram, exactPercentiles, merge, percentile } from '@ssekit/harness/histogram';
 import { RedisServer, command } from '@ssekit/harness/redis-server';
 import { builtEntry } from '@ssekit/harness/workspace';
 import { Report, until, pool, startServer } from '../lib/harness.mjs';
@@ -120,8 +121,10 @@ function diff(before, after) {
   return out;
 }
 
-function percentile(sorted, p) {
-  return sorted.length === 0 ? NaN : sorted[Math.min(sorted.length - 1, Math.floor((p / 100) * sorted.length))];
+/** `p50 / p99 / max` of raw samples, in ms. */
+function spread(samples) {
+  const [p50, p99, max] = exactPercentiles(samples, [50, 99, 100]);
+  return `${p50.toFixed(0)} / ${p99.toFixed(0)} / ${max.toFixed(0)} ms`;
 }
 
 async function run(backend) {
@@ -228,11 +231,19 @@ async function run(backend) {
     const failures = finished.reduce((n, m) => n + m.failures, 0);
     const elapsed = (performance.now() - broadcastStart) / 1000;
     report.figure('events broadcast', `${sent} (${failures} failed) over ${elapsed.toFixed(1)} s (${Math.round(sent / elapsed)}/s)`);
-    const toHeaders = clients.filter((c) => c.headersAt).map((c) => c.headersAt - c.reconnectAt).sort((a, b) => a - b);
-    const toCaughtUp = clients.filter((c) => c.caughtUpAt).map((c) => c.caughtUpAt - c.reconnectAt).sort((a, b) => a - b);
-    report.figure('reconnect to headers p50 / p99 / max', `${percentile(toHeaders, 50).toFixed(0)} / ${percentile(toHeaders, 99).toFixed(0)} / ${toHeaders.at(-1).toFixed(0)} ms`);
-    report.figure('reconnect to caught up p50 / p99 / max', `${percentile(toCaughtUp, 50).toFixed(0)} / ${percentile(toCaughtUp, 99).toFixed(0)} / ${toCaughtUp.at(-1).toFixed(0)} ms`);
+    const toHeaders = clients.filter((c) => c.headersAt).map((c) => c.headersAt - c.reconnectAt);
+    const toCaughtUp = clients.filter((c) => c.caughtUpAt).map((c) => c.caughtUpAt - c.reconnectAt);
+    report.figure('reconnect to headers p50 / p99 / max', spread(toHeaders));
+    report.figure('reconnect to caught up p50 / p99 / max', spread(toCaughtUp));
     report.figure('storm over (last client caught up) after', `${stormMs.toFixed(0)} ms`);
+    // The servers' own view of the storm's reconnects: from the request to sse() resolving
+    // (registered, subscribed, replay written).
+    const opens = statsAfter.reduce((h, s) => merge(h, s.openTimes), createHistogram());
+    for (const s of statsBefore) {
+      for (let k = 0; k < s.openTimes.pairs.length; k += 2) opens.counts[s.openTimes.pairs[k]] -= s.openTimes.pairs[k + 1];
+      opens.n -= s.openTimes.n;
+    }
+    report.figure('server: request to replay written p50 / p99 / max', `${percentile(opens, 50).toFixed(1)} / ${percentile(opens, 99).toFixed(1)} / ${opens.max.toFixed(0)} ms`);
 
     const recovered = clients.filter((c) => c.complete(totals) && c.missing === 0 && c.duplicates === 0 && c.disorder === 0 && c.resets === 0).length;
     // Events a client should have had and never got (each received once counts once).

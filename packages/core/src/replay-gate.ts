@@ -38,9 +38,10 @@ interface Pending<T> {
 }
 
 /**
- * Runs replay reads with a concurrency bound and coalescing. A read starts no earlier than the
- * tick after it was asked for, so identical requests made together share it; a read that has
- * started is never joined (its snapshot may predate a later request's registration).
+ * Runs replay reads with a concurrency bound and coalescing. A read starts once the operation
+ * that asked for it is over (`process.nextTick`), so identical requests made together share it,
+ * and so do identical ones that wait in the queue; a read that has started is never joined (its
+ * snapshot may predate a later request's registration).
  */
 export class ReplayGate {
   readonly maxConcurrent: number;
@@ -90,7 +91,9 @@ export class ReplayGate {
   private schedule(): void {
     if (this.scheduled) return;
     this.scheduled = true;
-    setImmediate(() => {
+    // After the current operation (not a whole turn of the event loop later, which a busy
+    // storm makes long): requests made together are queued by then.
+    process.nextTick(() => {
       this.scheduled = false;
       this.pump();
     });

@@ -60,6 +60,9 @@ export class Subscriber {
   private conn: Redis | undefined;
   private readonly wanted = new Set<string>();
   private readonly subscribed = new Set<string>();
+  /** Channels to subscribe or unsubscribe with the next batch (checked against `wanted` then). */
+  private readonly joining = new Set<string>();
+  private readonly leaving = new Set<string>();
   private readonly waiters = new Map<string, (() => void)[]>();
   private buffer: [string, Buffer][] = [];
   private liveWaiters: (() => void)[] = [];
@@ -110,6 +113,7 @@ export class Subscriber {
   add(channel: string): Promise<void> {
     this.wanted.add(channel);
     if (this.subscribed.has(channel)) return Promise.resolve();
+    this.joining.add(channel);
     this.change();
     return new Promise((resolve) => {
       const list = this.waiters.get(channel);
@@ -122,7 +126,12 @@ export class Subscriber {
   remove(channel: string): void {
     if (!this.wanted.delete(channel)) return;
     this.release(channel);
-    if (this.subscribed.has(channel)) this.change();
+    // Not counted as subscribed from now on: an add() before the unsubscribe is answered must
+    // wait for a new SSUBSCRIBE (sent after it), not trust a subscription on its way out.
+    if (this.subscribed.delete(channel)) {
+      this.leaving.add(channel);
+      this.change();
+    }
   }
 
   /** Resolves once delivery is live (at once when it is). */
@@ -187,13 +196,16 @@ export class Subscriber {
     try {
       while (this.dirty && conn && this.conn === conn && this.state !== 'down' && !this.stopped) {
         this.dirty = false;
-        const leave = [...this.subscribed].filter((c) => !this.wanted.has(c));
+        // A channel wanted again before its unsubscribe went out stays subscribed (the SSUBSCRIBE
+        // below confirms it again); one wanted again after is subscribed again after it.
+        const leave = [...this.leaving].filter((c) => !this.wanted.has(c));
+        this.leaving.clear();
         for (let i = 0; i < leave.length; i += CHUNK) {
           const chunk = leave.slice(i, i + CHUNK);
           await withTimeout(conn.sunsubscribe(...chunk), this.options.timeoutMs, () => new Error('SUNSUBSCRIBE timed out'));
-          for (const channel of chunk) this.subscribed.delete(channel);
         }
-        const join = [...this.wanted].filter((c) => !this.subscribed.has(c));
+        const join = [...this.joining].filter((c) => this.wanted.has(c) && !this.subscribed.has(c));
+        this.joining.clear();
         for (let i = 0; i < join.length; i += CHUNK) {
           const chunk = join.slice(i, i + CHUNK);
           await withTimeout(conn.ssubscribe(...chunk), this.options.timeoutMs, () => new Error('SSUBSCRIBE timed out'));
@@ -291,6 +303,8 @@ export class Subscriber {
         if (this.stopped) break;
         this.conn = conn;
         this.subscribed.clear();
+        this.joining.clear();
+        this.leaving.clear();
         this.buffer = [];
         this.state = 'syncing';
         const all = [...this.wanted];
