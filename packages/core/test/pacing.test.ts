@@ -71,7 +71,7 @@ describe('maxConnectsPerSecond', () => {
     await waitFor(() => handler.connectionCount() === 8, 15_000, 'every client to be connected');
     // A burst of 4 at once, the others paced: they came back after a hint of at least 500 ms.
     expect(Date.now() - started).toBeGreaterThan(500);
-    expect(sources.every((s) => s.readyState === EventSource.OPEN)).toBe(true);
+    await waitFor(() => sources.every((s) => s.readyState === EventSource.OPEN), 5000, 'every EventSource to be open');
     handler.hub.broadcast({ data: 'to all' });
     const got = await Promise.all(sources.map((s) => new Promise<string>((resolve) => (s.onmessage = (e: MessageEvent) => resolve(e.data as string)))));
     expect(got).toEqual(Array(8).fill('to all'));
