@@ -17,7 +17,7 @@
  *                 --window 60 --seed 1 --topics 2
  *   reconnect-spread --clients 1000 --retryMs 1000 --downMs 0 --lanes client,eventsource --bucketMs 100
  *                 --warmup 1
- *   storm         --backends redis,memory --clients 2000 --rate 1000 --sharedRate 20 --steady 5 --after 8
+ *   storm         --backends redis,memory --clients 2000 --rate 1000 --sharedRate 5 --steady 5 --after 5 --concurrency 0
  *
  * Everything listens on 127.0.0.1 and every child is stopped at the end. Packages must be
  * built first (`npx -y pnpm@12.4.2 -r build`); adapters and Redis are skipped when not built.

@@ -38,6 +38,7 @@ const defaults = {
   retryMs: undefined,
   resetEvent: true,
   maxConnectsPerSecond: undefined,
+  maxConcurrentReplays: undefined, // replayer default when undefined
 };
 const config = { ...defaults, ...JSON.parse(process.argv[2] ?? '{}') };
 
@@ -69,13 +70,14 @@ if (config.backend === 'redis') {
     redis: redisClient,
     namespace: config.redisNamespace,
     maxLen: config.redisMaxLen,
+    ...(config.maxConcurrentReplays !== undefined ? { maxConcurrentReplays: config.maxConcurrentReplays } : {}),
     // Reported in the stats: the subscription's breaks, catch-ups and closed streams.
     onError: (error) => redisErrors.push(error.message),
   });
   replayer = hub;
   await hub.ready();
 } else if (config.replayEvents > 0) {
-  replayer = new core.MemoryReplayer(config.replayEvents);
+  replayer = new core.MemoryReplayer(config.replayEvents, 0, config.maxConcurrentReplays !== undefined ? { maxConcurrentReplays: config.maxConcurrentReplays } : {});
 }
 
 const options = {

@@ -20,7 +20,8 @@
  *   during the storm against the same length of steady state.
  *
  * Backends: `redis` (two instances, RedisBroadcaster as hub and replayer, one redis-server) and
- * `memory` (one instance, in-memory Hub with a MemoryReplayer).
+ * `memory` (one instance, in-memory Hub with a MemoryReplayer). `--concurrency` sets the
+ * replayers' `maxConcurrentReplays` (default: theirs).
  */
 import { performance } from 'node:perf_hooks';
 import { options } from '@ssekit/harness/args';
@@ -39,6 +40,7 @@ const opts = options({
   steady: { default: 5 }, // seconds before the storm
   after: { default: 5 }, // seconds of broadcasting once every client caught up
   payload: { default: 64 },
+  concurrency: { default: 0 }, // maxConcurrentReplays per instance; 0: the replayer's default
 });
 
 /** One client: its topics, what it expects next on each, and its timings. */
@@ -142,14 +144,15 @@ async function run(backend) {
       },
     };
     const servers = [];
+    const concurrency = opts.concurrency > 0 ? { maxConcurrentReplays: opts.concurrency } : {};
     let redis;
     if (backend === 'redis') {
       redis = await RedisServer.start();
       report.onCleanup(() => redis.dispose());
-      const config = { backend: 'redis', redisPort: redis.port, redisNamespace: `storm-${Date.now()}`, redisMaxLen: 1000, resetEvent: true, heartbeatMs: 15_000 };
+      const config = { backend: 'redis', redisPort: redis.port, redisNamespace: `storm-${Date.now()}`, redisMaxLen: 1000, resetEvent: true, heartbeatMs: 15_000, ...concurrency };
       servers.push(await startServer(config), await startServer(config));
     } else {
-      servers.push(await startServer({ replayEvents: opts.rate * 120, resetEvent: true, heartbeatMs: 15_000 }));
+      servers.push(await startServer({ replayEvents: opts.rate * 120, resetEvent: true, heartbeatMs: 15_000, ...concurrency }));
     }
     for (const server of servers) report.onCleanup(() => server.close());
 
@@ -273,8 +276,11 @@ async function run(backend) {
       const steadyCpu = steadyAfter.cpu - steadyBefore.cpu;
       report.figure('Redis CPU during the storm', `${stormCpu.toFixed(2)} s over ${(stormMs / 1000).toFixed(2)} s (${((100 * stormCpu * 1000) / stormMs).toFixed(0)}% of a core)`);
       report.figure('Redis CPU in steady state', `${steadyCpu.toFixed(2)} s over ${(steadyMs / 1000).toFixed(2)} s (${((100 * steadyCpu * 1000) / steadyMs).toFixed(0)}% of a core); evalsha ${steadyCalls.evalsha ?? 0}/s`);
-      const received = statsAfter.map((s) => s.redis.received);
-      report.figure('announcements received per instance', received.join(' / '));
+      // Fan-in before the storm: each instance served half the user topics (and the shared one),
+      // so it should have received about half the events, where 0.1 read every one.
+      const published = statsBefore[0].redis.published;
+      const got = statsBefore.map((s) => s.redis.received);
+      report.figure('fan-in: announcements received per instance', `${got.map((n) => `${n} (${((100 * n) / published).toFixed(0)}%)`).join(' / ')} of ${published} published`);
     } else {
       const replays = statsAfter[0].replays;
       const before = statsBefore[0].replays;

@@ -12,7 +12,7 @@
 import { SseOptionsError } from './errors.js';
 
 /** Default bound on replay reads in flight per replayer. */
-export const DEFAULT_MAX_CONCURRENT_REPLAYS = 16;
+export const DEFAULT_MAX_CONCURRENT_REPLAYS = 64;
 
 /** Default bound on the events one replay may send before it reports a gap instead. */
 export const DEFAULT_MAX_REPLAY_EVENTS = 10_000;

@@ -86,7 +86,7 @@ export interface MemoryReplayerOptions {
   /**
    * Replay reads running at once; more wait in a queue (never refused), and identical waiting
    * ones (same id, same topics) share one read.
-   * @defaultValue 16
+   * @defaultValue 64
    */
   maxConcurrentReplays?: number;
 }

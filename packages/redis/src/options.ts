@@ -60,7 +60,7 @@ export interface RedisStreamOptions {
   /**
    * Replay reads running at once on this instance; more wait in a queue (never refused), and
    * identical waiting ones (same id, same topics) share one read.
-   * @defaultValue 16
+   * @defaultValue 64
    */
   maxConcurrentReplays?: number;
 }
