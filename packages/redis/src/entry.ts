@@ -9,15 +9,13 @@
  * ssekit 2  body "event: ...\ndata: ...\n\n"
  * ```
  *
+ * (`ssekit 2` marks entries of this layout; 0.1 wrote `ssekit 1`. The scripts write and check it.)
+ *
  * The announcement on the stream's channel is the event's wire form, `id: <id>\n` then the
  * body: an instance writes it to its connections as it arrives.
  */
 import type { SseEvent, StoredEvent } from '@ssekit/core';
 import { formatEventBody, withIdLine } from '@ssekit/core/integration';
-
-/** Marks entries written by this package, and the layout version (0.1 wrote `1`). */
-const MARKER_FIELD = 'ssekit';
-const MARKER_VALUE = '2';
 
 /**
  * Validates and encodes an event without its id. Throws `SseFormatError` before anything
@@ -101,24 +99,20 @@ export class EntryCache {
 }
 
 /**
- * Decodes an `XRANGE` reply (`[[id, [field, value, ...]], ...]`). Entries not written by this
- * package (another layout version, or added by hand) carry no event and are left out.
+ * Decodes one stream's page of a read script's reply: the last id read (`''` when none), then
+ * `id, body` pairs of the entries this package wrote (the script leaves out entries of another
+ * layout version, or added by hand).
  */
-export function decodeEntries(reply: unknown, cache?: EntryCache): StreamEntry[] {
-  if (!Array.isArray(reply)) return [];
-  const out: StreamEntry[] = [];
-  for (const raw of reply) {
-    if (!Array.isArray(raw) || typeof raw[0] !== 'string' || !Array.isArray(raw[1])) continue;
-    const fields = raw[1] as unknown[];
-    let marker: unknown;
-    let body: unknown;
-    for (let i = 0; i + 1 < fields.length; i += 2) {
-      if (fields[i] === MARKER_FIELD) marker = fields[i + 1];
-      else if (fields[i] === 'body') body = fields[i + 1];
-    }
-    if (marker === MARKER_VALUE && typeof body === 'string') out.push(cache ? cache.get(raw[0], body) : new StreamEntry(raw[0], body));
+export function decodePage(page: unknown, cache?: EntryCache): { entries: StreamEntry[]; last: string | undefined } {
+  if (!Array.isArray(page) || page.length === 0) return { entries: [], last: undefined };
+  const entries: StreamEntry[] = [];
+  for (let i = 1; i + 1 < page.length; i += 2) {
+    const id = page[i];
+    const body = page[i + 1];
+    if (typeof id === 'string' && typeof body === 'string') entries.push(cache ? cache.get(id, body) : new StreamEntry(id, body));
   }
-  return out;
+  const last = page[0];
+  return { entries, last: typeof last === 'string' && last !== '' ? last : undefined };
 }
 
 /**

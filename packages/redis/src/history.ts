@@ -4,7 +4,7 @@
  * {@link RedisReplayer} share.
  */
 import { RedisUnavailableError } from './errors.js';
-import { EntryCache, decodeEntries, type StreamEntry } from './entry.js';
+import { EntryCache, decodePage, type StreamEntry } from './entry.js';
 import type { NamespaceKeys } from './keys.js';
 import { isCluster, withTimeout, type Link, type RedisClient } from './link.js';
 import { CATCH_UP, PUBLISH, READ, Script } from './scripts.js';
@@ -129,14 +129,11 @@ export class History {
       for (let i = 0; i < pending.length; i++) {
         const p = pending[i]!;
         const status = reply[2 + 2 * i];
-        const entries = decodeEntries(reply[3 + 2 * i], this.cache);
+        const { entries, last } = decodePage(reply[3 + 2 * i], this.cache);
         total += entries.length;
         this.counters.entriesRead += entries.length;
         found[p.index]!.push(...entries);
-        if (status === 'more' || status === 'skip') {
-          const last = entries.at(-1)?.id ?? p.from;
-          next.push({ ...p, from: last, to: p.to === '+' ? clock : p.to });
-        }
+        if (status === 'more' || status === 'skip') next.push({ ...p, from: last ?? p.from, to: p.to === '+' ? clock : p.to });
       }
       if (total > limit) return TOO_MANY;
       pending = next;
@@ -175,11 +172,11 @@ export class History {
           streams[p.index] = 'lost';
           continue;
         }
-        const entries = decodeEntries(reply[4 + 2 * i], this.cache);
+        const { entries, last } = decodePage(reply[4 + 2 * i], this.cache);
         total += entries.length;
         this.counters.entriesRead += entries.length;
         (streams[p.index] as StreamEntry[]).push(...entries);
-        if (status === 'more' || status === 'skip') next.push({ ...p, from: entries.at(-1)?.id ?? p.from });
+        if (status === 'more' || status === 'skip') next.push({ ...p, from: last ?? p.from });
       }
       pending = next;
     } while (pending.length > 0);

@@ -35,8 +35,9 @@ local function now_ms()
 end
 local EXPIRY_MARK = '-18446744073709551615'
 -- Appends to out a stream's status and its entries after from, up to to, at most capacity of
--- them: 'skip' when the page is already full, 'more' when it filled it, 'done' otherwise.
--- Returns what is left of the capacity.
+-- them: 'skip' when the page is already full, 'more' when it filled it, 'done' otherwise. The
+-- entries go flat, as the last id read then id, body pairs of the entries this package wrote
+-- (layout 2), so the reply is small to decode. Returns what is left of the capacity.
 local function page(out, key, from, to, capacity)
   if capacity <= 0 then
     out[#out + 1] = 'skip'
@@ -44,8 +45,21 @@ local function page(out, key, from, to, capacity)
     return capacity
   end
   local got = redis.call('XRANGE', key, '(' .. from, to, 'COUNT', capacity)
+  local flat = {#got > 0 and got[#got][1] or ''}
+  for _, entry in ipairs(got) do
+    local fields = entry[2]
+    local ours, body = false, nil
+    for i = 1, #fields, 2 do
+      if fields[i] == 'ssekit' then ours = fields[i + 1] == '2'
+      elseif fields[i] == 'body' then body = fields[i + 1] end
+    end
+    if ours and body then
+      flat[#flat + 1] = entry[1]
+      flat[#flat + 1] = body
+    end
+  end
   out[#out + 1] = (#got == capacity) and 'more' or 'done'
-  out[#out + 1] = got
+  out[#out + 1] = flat
   return capacity - #got
 end
 `;
@@ -219,7 +233,8 @@ return out
 export class Script {
   readonly lua: string;
   readonly sha: string;
-  private readonly loaded = new WeakSet<Redis | Cluster>();
+  /** Per client: loaded, or the first call that is loading it (others wait for it). */
+  private readonly loaded = new WeakMap<Redis | Cluster, true | Promise<unknown>>();
 
   constructor(lua: string) {
     this.lua = lua;
@@ -228,11 +243,21 @@ export class Script {
 
   /** Runs the script. On a Cluster, ioredis routes it by the first key's slot. */
   async run(client: Redis | Cluster, keys: readonly string[], args: readonly (string | number)[]): Promise<unknown> {
-    if (!this.loaded.has(client)) {
-      const result = await client.eval(this.lua, keys.length, ...keys, ...args);
-      this.loaded.add(client);
-      return result;
+    const state = this.loaded.get(client);
+    if (state === undefined) {
+      // One EVAL sends the source; calls made meanwhile wait for it instead of each sending it.
+      const first = client.eval(this.lua, keys.length, ...keys, ...args);
+      this.loaded.set(client, first);
+      try {
+        const result = await first;
+        this.loaded.set(client, true);
+        return result;
+      } catch (error) {
+        this.loaded.delete(client);
+        throw error;
+      }
     }
+    if (state !== true) await state.catch(() => undefined);
     try {
       return await client.evalsha(this.sha, keys.length, ...keys, ...args);
     } catch (error) {

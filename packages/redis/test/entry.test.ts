@@ -1,7 +1,7 @@
 /**
  * Stream ids, the key layout and the entry layout, without Redis.
  */
-import { EntryCache, announcedId, decodeEntries, encodeBody, StreamEntry } from '../src/entry';
+import { EntryCache, announcedId, decodePage, encodeBody, StreamEntry } from '../src/entry';
 import { mergeById } from '../src/history';
 import { NamespaceKeys } from '../src/keys';
 import { compareStreamIds, normalizeStreamId } from '../src/stream-id';
@@ -35,7 +35,8 @@ test('every key of a namespace carries its hash tag; topics cannot collide with 
 test('an entry stores the encoded body; readers put the id line in front of it', () => {
   const body = encodeBody({ id: 'ignored', event: 'tick', data: 'a\r\nb', retry: 10 });
   expect(body).toBe('event: tick\nretry: 10\ndata: a\ndata: b\n\n');
-  const [decoded] = decodeEntries([['7-1', ['ssekit', '2', 'body', body]]]);
+  const { entries: [decoded], last } = decodePage(['7-1', '7-1', body]);
+  expect(last).toBe('7-1');
   expect(decoded!.id).toBe('7-1');
   expect(decoded!.bytes.toString()).toBe('id: 7-1\nevent: tick\nretry: 10\ndata: a\ndata: b\n\n');
   expect(decoded!.event).toEqual({ id: '7-1', event: 'tick', retry: 10, data: 'a\nb' });
@@ -43,8 +44,10 @@ test('an entry stores the encoded body; readers put the id line in front of it',
   expect(new StreamEntry('1-1', 'data: \n\n').event).toEqual({ id: '1-1', data: '' });
 });
 
-test("entries of another layout (0.1 wrote version 1) or not written by this package are left out", () => {
-  expect(decodeEntries([['1-1', ['other', 'x']], ['1-2', ['ssekit', '1', 'body', 'data: x\n\n']], 'junk'])).toEqual([]);
+test('a page without entries of this layout still says how far it read', () => {
+  expect(decodePage(['9-9'])).toEqual({ entries: [], last: '9-9' });
+  expect(decodePage([''])).toEqual({ entries: [], last: undefined });
+  expect(decodePage([])).toEqual({ entries: [], last: undefined });
 });
 
 test('an announcement is the wire form; its id is read from the bytes', () => {
@@ -55,12 +58,12 @@ test('an announcement is the wire form; its id is read from the bytes', () => {
 
 test('replays share decoded entries through the cache, and per-stream lists merge in id order', () => {
   const cache = new EntryCache(2);
-  const [a] = decodeEntries([['1-1', ['ssekit', '2', 'body', 'data: a\n\n']]], cache);
-  const [again] = decodeEntries([['1-1', ['ssekit', '2', 'body', 'data: a\n\n']]], cache);
+  const [a] = decodePage(['1-1', '1-1', 'data: a\n\n'], cache).entries;
+  const [again] = decodePage(['1-1', '1-1', 'data: a\n\n'], cache).entries;
   expect(again).toBe(a);
   expect(again!.bytes).toBe(a!.bytes);
   // Same id with another body (a history that started again) is not mistaken for it.
-  const [other] = decodeEntries([['1-1', ['ssekit', '2', 'body', 'data: b\n\n']]], cache);
+  const [other] = decodePage(['1-1', '1-1', 'data: b\n\n'], cache).entries;
   expect(other).not.toBe(a);
   expect(other!.event.data).toBe('b');
   const e = (id: string) => new StreamEntry(id, '\n');

@@ -85,6 +85,20 @@ test('trimmed: a gap exactly when an event of the topics after the id was trimme
   expect(await replay(b, ids[3]!, ['t'])).toEqual({ count: 1, gap: false, data: ['t4'] });
 });
 
+test("entries not of this layout (0.1's, or added by hand) are skipped, also when a page holds nothing else", async () => {
+  const b = await broadcaster('foreign', { batchSize: 2 });
+  const r = reader('foreign', { batchSize: 2 });
+  const start = await b.broadcastTo('t', { data: 'mine 1' });
+  const admin = redis.client();
+  try {
+    for (let i = 0; i < 5; i++) await admin.xadd(b.streamKey('t'), '*', i % 2 ? 'other' : 'ssekit', i % 2 ? 'x' : '1', 'body', 'data: old\n\n');
+  } finally {
+    admin.disconnect();
+  }
+  await b.broadcastTo('t', { data: 'mine 2' });
+  expect(await replay(r, start.id, ['t'])).toEqual({ count: 1, gap: false, data: ['mine 2'] });
+});
+
 test('approximate trimming keeps at least maxLen and trims in batches, recording what it removed', async () => {
   const b = await broadcaster('slack', { maxLen: 20 });
   const ids: string[] = [];
