@@ -46,7 +46,9 @@ interface Pending<T> {
 export class ReplayGate {
   readonly maxConcurrent: number;
   private running = 0;
-  private readonly queue: Pending<unknown>[] = [];
+  /** Waiting reads, oldest at `head` (an array with a moving head: no O(n) shift per read). */
+  private queue: (Pending<unknown> | undefined)[] = [];
+  private head = 0;
   private readonly waiting = new Map<string, Pending<unknown>>();
   private scheduled = false;
   private reads = 0;
@@ -64,7 +66,7 @@ export class ReplayGate {
    * since it was created (requests above reads were served by a shared read).
    */
   stats(): ReplayGateStats {
-    return { active: this.running, queued: this.queue.length, reads: this.reads, requests: this.requests };
+    return { active: this.running, queued: this.queue.length - this.head, reads: this.reads, requests: this.requests };
   }
 
   /**
@@ -100,8 +102,16 @@ export class ReplayGate {
   }
 
   private pump(): void {
-    while (this.running < this.maxConcurrent && this.queue.length > 0) {
-      const next = this.queue.shift()!;
+    while (this.running < this.maxConcurrent && this.head < this.queue.length) {
+      const next = this.queue[this.head]!;
+      this.queue[this.head++] = undefined;
+      if (this.head === this.queue.length) {
+        this.queue = [];
+        this.head = 0;
+      } else if (this.head >= 1024 && this.head * 2 >= this.queue.length) {
+        this.queue = this.queue.slice(this.head);
+        this.head = 0;
+      }
       this.waiting.delete(next.key);
       this.running++;
       this.reads++;
@@ -113,7 +123,7 @@ export class ReplayGate {
       }
       result.then(next.resolve, next.reject).finally(() => {
         this.running--;
-        if (this.queue.length > 0) this.schedule();
+        if (this.head < this.queue.length) this.schedule();
       });
     }
   }
