@@ -2,10 +2,10 @@
  * `@ssekit/testkit`: what every ssekit test shares. Importing it installs the cleanup hooks
  * (see `cleanup.ts`): what a test opens through the kit is closed after it.
  *
- * Four parts load heavier dependencies and have their own entry points:
+ * Five parts load heavier dependencies and have their own entry points:
  * `@ssekit/testkit/adapters` (Express, Fastify and Koa apps), `@ssekit/testkit/redis-server` and
- * `@ssekit/testkit/redis-cluster` (ioredis) and `@ssekit/testkit/chromium` (the system Chromium,
- * through playwright-core).
+ * `@ssekit/testkit/redis-cluster` (ioredis), `@ssekit/testkit/metrics` and
+ * `@ssekit/testkit/chromium` (the system Chromium, through playwright-core).
  */
 export { track, closeAll } from './cleanup';
 export { withTimeout, waitFor, deferred, Inbox, type Deferred } from './wait';

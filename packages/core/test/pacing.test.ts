@@ -3,10 +3,9 @@
  * stream, with nothing registered or replayed; real EventSource clients (the `eventsource`
  * package and Chromium's own) come back after the hint and all end up connected.
  */
-import { existsSync } from 'node:fs';
 import { MemoryReplayer, SseOptionsError, createSseHandler } from '@ssekit/core';
 import { EventSource } from 'eventsource';
-import { chromium } from 'playwright-core';
+import { launchChromium } from '@ssekit/testkit/chromium';
 import { ConnectPacer } from '../src/pacing';
 import { closeAll, connect, handlerServer, startServer, track, waitFor } from './helpers';
 
@@ -77,10 +76,7 @@ describe('maxConnectsPerSecond', () => {
     expect(got).toEqual(Array(8).fill('to all'));
   }, 30_000);
 
-  const CHROMIUM = process.env.CHROMIUM_PATH ?? '/usr/bin/chromium';
-
   it("Chromium's own EventSource comes back after the hint too (a 503 would stop it for good)", async () => {
-    expect(existsSync(CHROMIUM)).toBe(true);
     const handler = createSseHandler({ heartbeatMs: 0, maxConnectsPerSecond: 1 });
     track(() => handler.close());
     // The page and its streams on one origin (a cross-origin EventSource would need CORS).
@@ -105,12 +101,8 @@ describe('maxConnectsPerSecond', () => {
         window.refused = new EventSource('/refused');
       </script>`);
     });
-    const browser = await chromium.launch({
-      executablePath: CHROMIUM,
-      args: ['--headless', '--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update', '--disable-sync'],
-    });
-    track(() => browser.close());
-    const tab = await browser.newPage();
+    const { context } = await launchChromium('ssekit-pacing-');
+    const tab = await context.newPage();
     await tab.goto(page.url);
     await waitFor(() => handler.connectionCount() === 3, 20_000, 'all three EventSources to be connected');
     handler.hub.broadcast({ data: 'hello' });

@@ -255,3 +255,21 @@ test('metrics and stats() come through the core handler', async () => {
   expect(await otel.value('ssekit.connections.closed', { reason: 'client' })).toBe(1);
   expect(sse.stats().closed.client).toBe(1);
 });
+
+test('maxConnectsPerSecond: a connect past the rate is a 200 with a retry hint that ends at once; onOpen is not called', async () => {
+  const sse = make({ maxConnectsPerSecond: 1, heartbeatMs: 0 });
+  const first = opened();
+  const admitted = await sse.response(new Request('http://x/events'), undefined, first.onOpen);
+  expect((await first.connection).closed).toBe(false);
+  let pacedOpened = false;
+  const paced = await sse.response(new Request('http://x/events'), undefined, () => void (pacedOpened = true));
+  expect(paced.status).toBe(200);
+  expect(paced.headers.get('content-type')).toBe('text/event-stream; charset=utf-8');
+  const body = await paced.text();
+  expect(body).toMatch(/^:\nretry: \d+\n\n$/);
+  expect(Number(/retry: (\d+)/.exec(body)![1])).toBeGreaterThanOrEqual(500);
+  expect(pacedOpened).toBe(false);
+  expect(sse.connectionCount()).toBe(1);
+  expect(sse.stats().rejected.rate).toBe(1);
+  await admitted.body!.cancel();
+});
