@@ -68,8 +68,8 @@ end
  * Publish one event. KEYS: meta, stream. ARGV: body, maxLen, slack, ttlMs, announce ('1'/'0').
  *
  * The id comes from the namespace clock: Redis `TIME` in milliseconds, never behind the last id
- * (same millisecond or a clock that went back: the sequence goes up). A missing clock starts a
- * new history (`origin`). The entry goes to the topic's stream with that explicit id, the
+ * (same millisecond or a clock that went back: the sequence goes up), nor behind the stream's own
+ * newest id. A missing clock starts a new history (`origin`). The entry goes to the topic's stream with that explicit id, the
  * stream is trimmed to `maxLen` once it holds `maxLen + slack` (amortised, like `MAXLEN ~`,
  * but the newest trimmed id is recorded), its expiry is renewed, and the wire form of the event
  * is announced on the stream's shard channel. Returns the id.
@@ -87,14 +87,23 @@ if clock then
   end
 end
 local id = string.format('%.0f-%.0f', ms, seq)
+local ttl = tonumber(ARGV[4])
+local fresh = redis.call('EXISTS', KEYS[2]) == 0
+local added = redis.pcall('XADD', KEYS[2], id, 'ssekit', '2', 'body', ARGV[1])
+if type(added) == 'table' and added.err then
+  -- The stream already holds an id at or after the clock (an entry added by hand, or a clock
+  -- that was lost while the stream stayed): ids go past it, so they still increase everywhere.
+  local top = field(redis.call('XINFO', 'STREAM', KEYS[2]), 'last-generated-id')
+  local d = string.find(top, '-', 1, true)
+  ms = tonumber(string.sub(top, 1, d - 1))
+  id = string.format('%.0f-%.0f', ms, tonumber(string.sub(top, d + 1)) + 1)
+  redis.call('XADD', KEYS[2], id, 'ssekit', '2', 'body', ARGV[1])
+end
 if clock then
   redis.call('HSET', KEYS[1], 'clock', id)
 else
   redis.call('HSET', KEYS[1], 'clock', id, 'origin', id)
 end
-local ttl = tonumber(ARGV[4])
-local fresh = redis.call('EXISTS', KEYS[2]) == 0
-redis.call('XADD', KEYS[2], id, 'ssekit', '2', 'body', ARGV[1])
 if fresh then
   if ms > ttl then
     redis.call('XSETID', KEYS[2], id, 'ENTRIESADDED', 1, 'MAXDELETEDID', string.format('%.0f', ms - ttl) .. EXPIRY_MARK)

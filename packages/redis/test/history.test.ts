@@ -85,7 +85,7 @@ test('trimmed: a gap exactly when an event of the topics after the id was trimme
   expect(await replay(b, ids[3]!, ['t'])).toEqual({ count: 1, gap: false, data: ['t4'] });
 });
 
-test("entries not of this layout (0.1's, or added by hand) are skipped, also when a page holds nothing else", async () => {
+test("entries not of this layout (0.1's, or added by hand) are skipped, also when a page holds nothing else, and ids stay after them", async () => {
   const b = await broadcaster('foreign', { batchSize: 2 });
   const r = reader('foreign', { batchSize: 2 });
   const start = await b.broadcastTo('t', { data: 'mine 1' });
@@ -95,8 +95,16 @@ test("entries not of this layout (0.1's, or added by hand) are skipped, also whe
   } finally {
     admin.disconnect();
   }
-  await b.broadcastTo('t', { data: 'mine 2' });
+  const mine2 = await b.broadcastTo('t', { data: 'mine 2' });
   expect(await replay(r, start.id, ['t'])).toEqual({ count: 1, gap: false, data: ['mine 2'] });
+  // One added by hand ahead of the namespace clock: the next id still comes after it.
+  const ahead = `${Number(mine2.id.split('-')[0]) + 60_000}-5`;
+  const admin2 = redis.client();
+  await admin2.xadd(b.streamKey('t'), ahead, 'other', 'x');
+  admin2.disconnect();
+  const mine3 = await b.broadcastTo('t', { data: 'mine 3' });
+  expect(mine3.id).toBe(`${ahead.split('-')[0]}-6`);
+  expect(await replay(r, mine2.id, ['t'])).toEqual({ count: 1, gap: false, data: ['mine 3'] });
 });
 
 test('approximate trimming keeps at least maxLen and trims in batches, recording what it removed', async () => {
