@@ -319,6 +319,8 @@ function subscriberFactory(client: RedisClient): (target: NodeAddress | undefine
     lazyConnect: true,
     autoResubscribe: false,
     retryStrategy: () => null,
+    // RESP3 takes commands on a subscribed connection: the barrier reads the clock on it.
+    protocol: 3,
     connectionName: name ? `${name}:sub` : 'ssekit:sub',
   };
   if (!isCluster(client)) return () => client.duplicate(settings);

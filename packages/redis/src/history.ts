@@ -143,8 +143,8 @@ export class History {
   }
 
   /**
-   * Reads what an instance missed while its subscription was down, from each stream's `from` to
-   * its newest entry (see the CATCH_UP script). `known` is the newest id the instance knows of;
+   * Reads what an instance missed while its subscription was down, from each stream's `from` up
+   * to the clock when the read began (see the CATCH_UP script), so that it is one cut. `known` is the newest id the instance knows of;
    * `expired` says whether the break lasted long enough for events to expire. Over `limit`
    * entries, the streams not finished are reported lost (their clients replay on their own).
    */
@@ -159,7 +159,7 @@ export class History {
         for (const p of pending) streams[p.index] = 'lost';
         break;
       }
-      const args: string[] = [known, String(Math.max(0, capacity)), expired ? '1' : '0', ...pending.map((p) => p.from)];
+      const args: string[] = [known, String(Math.max(0, capacity)), expired ? '1' : '0', result?.clock ?? '+', ...pending.map((p) => p.from)];
       const keys = [this.keys.meta, this.keys.untargeted, ...pending.map((p) => p.key)];
       const reply = (await this.command(() => catchUpScript.run(this.client, keys, args), 'catch-up read')) as unknown[];
       this.counters.reads++;

@@ -1,16 +1,21 @@
 /**
- * What one instance receives from Redis, and from where it has it: the channels of the topics
- * its connections subscribe to (plus untargeted broadcasts), each with a position.
+ * What one instance receives from Redis, and up to where: the channels of the topics its
+ * connections subscribe to (plus untargeted broadcasts), and one position for all of them.
  *
- * A feed's position is the id up to which every local subscriber of the feed has every event
- * of it: live announcements move it forward (an announcement at or before it is a duplicate
- * and is dropped), a replay sends a new connection what it missed up to it (later events reach
- * the connection live), and after the subscription broke, the catch-up reads each feed's
- * stream after it. A new feed starts at the namespace clock read after its `SSUBSCRIBE` was
- * confirmed: everything after that is announced to it, everything up to it is in the stream.
+ * The position is the id up to which every local connection has every event of its topics:
+ * whatever is published after it reaches them live, whatever is at or before it is in the
+ * streams. All channels come over one connection, in publish order (which is id order), so an
+ * announcement moves the position for every channel at once, and a barrier (the namespace clock
+ * read on that connection, answered after every announcement published before it) moves it to
+ * that clock. A replay sends a new connection its topics' events up to the position, in id
+ * order, and live events follow, so a client's events stay in id order across its topics (one
+ * `Last-Event-ID` resumes all of them). After the subscription broke, the catch-up reads every
+ * channel's stream from the position, up to one clock, and delivers that in id order too.
  *
- * A feed whose last local subscriber left is unsubscribed after `lingerMs`, so a reconnecting
- * client does not make the instance unsubscribe and subscribe again.
+ * A new channel is subscribed, then a barrier moves the position past everything published
+ * before the subscription: from then on its events arrive live, and those before are in its
+ * stream. A channel whose last local subscriber left is unsubscribed after `lingerMs`, so a
+ * reconnecting client does not make the instance unsubscribe and subscribe again.
  */
 import { performance } from 'node:perf_hooks';
 import type { Connection } from '@ssekit/core';
@@ -18,7 +23,7 @@ import type { Registry } from '@ssekit/core/integration';
 import { announcedId, lossNotice, type StreamEntry } from './entry.js';
 import type { History } from './history.js';
 import { withTimeout, noop } from './link.js';
-import { compareStreamIds, maxStreamId, ZERO_ID } from './stream-id.js';
+import { compareStreamIds, ZERO_ID } from './stream-id.js';
 import { Subscriber, type SubscriberOptions } from './subscriber.js';
 
 /** One channel this instance receives. */
@@ -27,9 +32,9 @@ interface Feed {
   readonly topic: string | undefined;
   /** The stream key, which is also the channel. */
   readonly key: string;
-  /** Every local subscriber has every event of the feed up to this id; `undefined`: not known yet. */
-  position: string | undefined;
-  /** Set while the feed is being subscribed and positioned. */
+  /** True once subscribed and the position moved past everything published before. */
+  covered: boolean;
+  /** Set while the feed is being subscribed. */
   ready: Promise<void> | undefined;
   /** Since when (performance.now()) the feed has had no local subscriber. */
   idleSince: number | undefined;
@@ -65,16 +70,16 @@ export interface InterestCounters {
   restarts: number;
 }
 
-/** The channels an instance receives, their positions, and the catch-up after a break. */
+/** The channels an instance receives, the position they are delivered up to, and the catch-up. */
 export class Interest {
   private readonly options: InterestOptions;
   private readonly feeds = new Map<string, Feed>();
   private readonly untargeted: Feed;
   private readonly subscriber: Subscriber;
   private readonly sweeper: NodeJS.Timeout;
-  /** The newest id received through the subscription (announcements and catch-ups). */
-  private received = ZERO_ID;
-  /** The newest id this instance knows was issued (received, published, or a clock read). */
+  /** Every local connection has every event of its topics up to this id; `undefined` before start. */
+  private position: string | undefined;
+  /** The newest id this instance knows was issued (delivered, published, or a clock read). */
   private known = ZERO_ID;
   /** Resolves once untargeted broadcasts are received and delivery is live. */
   readonly started: Promise<void>;
@@ -83,6 +88,7 @@ export class Interest {
   constructor(options: InterestOptions) {
     this.options = options;
     const { history } = options;
+    const meta = history.keys.meta;
     this.subscriber = new Subscriber({
       open: options.open,
       delay: options.delay,
@@ -91,10 +97,14 @@ export class Interest {
       onMessage: this.onMessage,
       onSubscribed: () => this.catchUp(),
       onBreak: noop,
+      fence: async (conn) => {
+        const clock = await conn.hget(meta, 'clock');
+        return typeof clock === 'string' ? clock : ZERO_ID;
+      },
       onError: options.onError,
     });
     this.untargeted = this.feed(undefined, history.keys.untargeted);
-    this.started = this.position(this.untargeted).then(() => this.subscriber.whenLive());
+    this.started = this.cover(this.untargeted);
     // A rejected start is reported by whoever awaits it (ready(), a broadcast).
     this.started.catch(noop);
     this.sweeper = setInterval(() => this.sweep(), Math.max(10, Math.floor(options.lingerMs / 2)));
@@ -113,34 +123,37 @@ export class Interest {
 
   /**
    * Makes sure this instance receives `topic`. Returns `undefined` when it already does, or a
-   * promise that resolves once the subscription is confirmed and the feed positioned.
+   * promise that resolves once the subscription is confirmed and the position past it.
    */
   watch(topic: string): Promise<void> | undefined {
     const key = this.options.history.keys.topic(topic);
     const feed = this.feeds.get(key) ?? this.feed(topic, key);
     feed.idleSince = undefined;
-    if (feed.position !== undefined && feed.ready === undefined) return undefined;
-    return this.position(feed);
+    if (feed.covered && feed.ready === undefined) return undefined;
+    return this.cover(feed);
   }
 
-  /** Where a replay of `topic` (untargeted: `undefined`) should stop: the feed's position, or `+`. */
+  /**
+   * Where a replay of `topic` (untargeted: `undefined`) should stop: the position, when this
+   * instance receives the topic (later events reach its connections live), else `+`.
+   */
   end(topic: string | undefined): string {
     const feed = topic === undefined ? this.untargeted : this.feeds.get(this.options.history.keys.topic(topic));
-    return feed?.position ?? '+';
+    return feed?.covered && this.position !== undefined ? this.position : '+';
   }
 
   /** Records an id this instance published. */
   published(id: string): void {
-    if (compareStreamIds(id, this.known) > 0) this.known = id;
+    this.learn(id);
   }
 
   /**
    * Resolves once every announcement published before the call has reached this instance's
-   * connections (at once when it already delivered an id at or after `after`).
+   * connections (at once when the position is at or after `after` already).
    */
   caughtUpTo(after: string, timeoutMs: number): Promise<void> | undefined {
-    if (this.subscriber.live && compareStreamIds(this.received, after) >= 0) return undefined;
-    return withTimeout(this.subscriber.barrier(), timeoutMs, () => new Error('barrier timed out')).catch(noop);
+    if (this.subscriber.live && this.position !== undefined && compareStreamIds(this.position, after) >= 0) return undefined;
+    return withTimeout(this.barrier(), timeoutMs, () => new Error('barrier timed out')).catch(noop);
   }
 
   /** Stops receiving and closes the subscriber connection. */
@@ -150,23 +163,35 @@ export class Interest {
   }
 
   private feed(topic: string | undefined, key: string): Feed {
-    const feed: Feed = { topic, key, position: undefined, ready: undefined, idleSince: undefined };
+    const feed: Feed = { topic, key, covered: false, ready: undefined, idleSince: undefined };
     this.feeds.set(key, feed);
     return feed;
   }
 
-  private position(feed: Feed): Promise<void> {
+  /** Subscribes the feed, then moves the position past everything published before. */
+  private cover(feed: Feed): Promise<void> {
     feed.ready ??= (async () => {
       try {
         await this.subscriber.add(feed.key);
-        const clock = await this.options.history.clock();
-        this.learn(clock);
-        feed.position = feed.position === undefined ? clock : maxStreamId(feed.position, clock);
+        await this.barrier();
+        feed.covered = true;
       } finally {
         feed.ready = undefined;
       }
     })();
     return feed.ready;
+  }
+
+  /** A barrier on the subscriber connection; moves the position to the clock it read. */
+  private async barrier(): Promise<void> {
+    const clock = await this.subscriber.barrier();
+    if (clock === undefined) throw new Error('the subscriber stopped');
+    this.advance(clock);
+  }
+
+  private advance(id: string): void {
+    if (this.position === undefined || compareStreamIds(id, this.position) > 0) this.position = id;
+    this.learn(id);
   }
 
   private learn(id: string): void {
@@ -182,69 +207,61 @@ export class Interest {
       if (feed === this.untargeted) this.noticeLoss(lossNotice(payload));
       return;
     }
-    if (feed.position !== undefined && compareStreamIds(id, feed.position) <= 0) return;
-    feed.position = id;
-    if (compareStreamIds(id, this.received) > 0) {
-      this.received = id;
-      if (compareStreamIds(id, this.known) > 0) this.known = id;
-    }
+    // At or before the position: a catch-up (or a barrier's clock) covered it already.
+    if (this.position !== undefined && compareStreamIds(id, this.position) <= 0) return;
+    this.position = id;
+    if (compareStreamIds(id, this.known) > 0) this.known = id;
     this.options.local.deliver(payload, id, feed.topic);
   };
 
   /**
    * After the subscription was (re)established: checks the history against what this instance
-   * knows, delivers what each feed missed, and closes the local streams whose events are gone.
+   * knows, delivers what every channel missed since the position (up to one clock, in id
+   * order), and closes the local streams whose events are gone.
    */
   private async catchUp(): Promise<void> {
     const { history } = this.options;
-    // Feeds subscribed before the read below may start at its clock; a feed whose SSUBSCRIBE is
-    // still on its way positions itself once it is confirmed.
-    const feeds = [...this.feeds.values()].filter((f) => f.position !== undefined || this.subscriber.isSubscribed(f.key));
-    const positioned = feeds.filter((f) => f.position !== undefined);
-    if (positioned.length === 0 && this.known === ZERO_ID) return;
+    const from = this.position;
+    if (from === undefined) return;
     this.counters.catchUps++;
+    const feeds = [...this.feeds.values()];
     const ttlMs = history.settings.ttlMs;
     // Events announced during the break expire ttlMs after they were published, which was after
     // the last moment the connection proved it had delivered everything.
     const away = performance.now() - this.subscriber.lastLiveContact;
     const expired = away >= ttlMs - Math.min(1000, ttlMs / 10);
-    const result = await history.catchUp(this.known, positioned.map((f) => ({ key: f.key, from: f.position! })), expired, this.options.maxCatchUp);
-    const clock = result.clock;
-    this.learn(clock);
+    const result = await history.catchUp(this.known, feeds.map((f) => ({ key: f.key, from })), expired, this.options.maxCatchUp);
     if (result.restart) {
       this.counters.restarts++;
       // The history restarted: ids before it resume as gaps. Streams open here lost something
-      // only if events were handed out after the last one this instance received.
+      // only if events were handed out after the last one this instance delivered.
       this.noticeLoss(result.lost);
     }
     const lost: Feed[] = [];
     const lists: { feed: Feed; entries: StreamEntry[] }[] = [];
-    positioned.forEach((feed, i) => {
+    feeds.forEach((feed, i) => {
       const found = result.streams[i]!;
       if (found === 'lost') lost.push(feed);
       else if (found.length > 0) lists.push({ feed, entries: found });
     });
-    for (const feed of feeds) {
-      // Not positioned yet: it starts after everything the catch-up saw.
-      if (feed.position === undefined) feed.position = clock;
-    }
     if (lost.length > 0) {
       const closed = this.closeAll(lost.includes(this.untargeted) ? undefined : lost);
-      for (const feed of lost) feed.position = maxStreamId(feed.position!, clock);
       this.options.onError(new Error(`events were trimmed or expired before this instance could deliver them (its Redis subscription was down); closed ${closed} local stream(s) of ${lost.length} topic(s) so clients resume and learn of the gap`));
     }
     this.deliver(lists);
+    // Everything up to the clock the catch-up read at is delivered now; what came after is in
+    // the buffer, which follows.
+    this.advance(result.clock);
   }
 
   /**
-   * Events up to `lost` were handed out and Redis lost them: if this instance had not received
+   * Events up to `lost` were handed out and Redis lost them: if this instance had not delivered
    * all of them, its streams may lack some, so they are closed and their clients resume (and
    * learn of the gap).
    */
   private noticeLoss(lost: string | undefined): void {
-    if (lost === undefined || compareStreamIds(lost, this.received) <= 0) return;
-    this.received = lost;
-    this.learn(lost);
+    if (lost === undefined || this.position === undefined || compareStreamIds(lost, this.position) <= 0) return;
+    this.advance(lost);
     const closed = this.closeAll(undefined);
     this.options.onError(new Error(`Redis lost events up to ${lost} that this instance had not delivered (a restart without them, or a failover to a replica behind); closed ${closed} local stream(s) so clients resume and learn of the gap`));
   }
@@ -255,10 +272,8 @@ export class Interest {
     for (const { feed, entries } of lists) for (const entry of entries) all.push({ feed, entry });
     if (lists.length > 1) all.sort((a, b) => compareStreamIds(a.entry.id, b.entry.id));
     for (const { feed, entry } of all) {
-      if (compareStreamIds(entry.id, feed.position!) <= 0) continue;
-      feed.position = entry.id;
-      if (compareStreamIds(entry.id, this.received) > 0) this.received = entry.id;
-      this.learn(entry.id);
+      if (this.position !== undefined && compareStreamIds(entry.id, this.position) <= 0) continue;
+      this.advance(entry.id);
       this.counters.caughtUp++;
       this.options.local.deliver(entry.bytes, entry.id, feed.topic);
     }
@@ -267,15 +282,15 @@ export class Interest {
   /** Closes the local connections of `feeds` (every connection with `undefined`); returns how many. */
   private closeAll(feeds: Feed[] | undefined): number {
     const { local } = this.options;
-    const targets = new Set<Connection>();
     if (feeds === undefined) {
       const count = local.connectionCount();
       local.close();
       this.counters.closedForLoss += count;
       return count;
     }
+    const targets = new Set<Connection>();
     for (const feed of feeds) for (const connection of local.subscribersOf(feed.topic!)) targets.add(connection);
-    for (const connection of targets) connection.close();
+    for (const connection of targets) void connection.close();
     this.counters.closedForLoss += targets.size;
     return targets.size;
   }

@@ -174,7 +174,8 @@ return out
  * One page of an instance's catch-up after its subscription broke. KEYS: meta, the untargeted
  * stream (its channel carries loss notices), then the streams to read. ARGV: known (the newest
  * id the instance knows was issued, or '0-0'), capacity, expired ('1' when the break lasted
- * long enough for events published during it to expire), then `from` for each stream.
+ * long enough for events published during it to expire), to (the last id to read, '+' on the
+ * first page: the clock), then `from` for each stream.
  *
  * First the history is checked against what the instance knows. A missing clock or a clock
  * behind `known` (Redis lost data, or a replica took over without the newest writes) means
@@ -184,7 +185,7 @@ return out
  * that closes its streams. An origin after `known` (a history that started again) records
  * `known` in `lost` the same way. Returns `restart` or `ok`, the clock, `lost` ('0-0' if none),
  * then per stream a status (`lost`: an entry after `from` is gone, plus the statuses of
- * {@link READ}) and its entries up to the newest.
+ * {@link READ}) and its entries up to `to`.
  */
 export const CATCH_UP = `${PRELUDE}
 local known = ARGV[1]
@@ -211,10 +212,12 @@ if known ~= '0-0' then
 end
 local capacity = tonumber(ARGV[2])
 local expired = ARGV[3] == '1'
+local to = ARGV[4]
+if to == '+' then to = clock or '0-0' end
 local out = {status, clock or '0-0', lost or '0-0'}
 for i = 3, #KEYS do
   local key = KEYS[i]
-  local from = ARGV[i + 1]
+  local from = ARGV[i + 2]
   if redis.call('EXISTS', key) == 0 then
     out[#out + 1] = expired and 'lost' or 'none'
     out[#out + 1] = {}
@@ -227,7 +230,7 @@ for i = 3, #KEYS do
       out[#out + 1] = 'lost'
       out[#out + 1] = {}
     else
-      capacity = page(out, key, from, '+', capacity)
+      capacity = page(out, key, from, to, capacity)
     end
   end
 end

@@ -7,7 +7,8 @@
  * wanted channel again, and hands over to `onSubscribed` (the catch-up) while it buffers what
  * arrives; delivery goes live once that resolves. Channels are added and removed in batches,
  * one command at a time, so what is subscribed is always known. A `PING` every `pingMs` finds
- * connections that died without closing.
+ * connections that died without closing. A barrier (a command on the connection itself, answered
+ * after every announcement before it) tells when everything published so far has arrived.
  */
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
@@ -38,6 +39,12 @@ export interface SubscriberOptions {
   readonly onSubscribed: () => Promise<void>;
   /** Called when a connection whose channels were subscribed is lost. */
   readonly onBreak: () => void;
+  /**
+   * The command of {@link Subscriber.barrier}, run on the subscriber connection itself (it is
+   * RESP3, so it takes commands while subscribed): its answer comes after every announcement
+   * published before it. It reads the namespace clock.
+   */
+  readonly fence: (conn: Redis) => Promise<string>;
   readonly onError: (error: Error) => void;
 }
 
@@ -66,7 +73,7 @@ export class Subscriber {
   private readonly waiters = new Map<string, (() => void)[]>();
   private buffer: [string, Buffer][] = [];
   private liveWaiters: (() => void)[] = [];
-  private barrierWaiters: (() => void)[] | undefined;
+  private barrierWaiters: ((clock: string | undefined) => void)[] | undefined;
   private changing = false;
   private dirty = false;
   private lastContact = performance.now();
@@ -141,17 +148,18 @@ export class Subscriber {
   }
 
   /**
-   * Resolves once every announcement published before this call has been delivered: a `PING`
-   * sent after the call, on a live connection, whose answer comes after them (one connection,
-   * in order). Calls made before the `PING` goes out share it.
+   * Resolves once every announcement published before this call has been delivered, with the
+   * namespace clock read right after them: the fence command, sent after the call on a live
+   * connection, whose answer comes after them (one connection, in order). Calls made before the
+   * command goes out share it. `undefined` once stopped.
    */
-  barrier(): Promise<void> {
-    if (this.stopped) return Promise.resolve();
+  barrier(): Promise<string | undefined> {
+    if (this.stopped) return Promise.resolve(undefined);
     if (this.barrierWaiters) return new Promise((resolve) => this.barrierWaiters!.push(resolve));
-    const waiters: (() => void)[] = [];
+    const waiters: ((clock: string | undefined) => void)[] = [];
     this.barrierWaiters = waiters;
-    const promise = new Promise<void>((resolve) => waiters.push(resolve));
-    setImmediate(() => void this.runBarrier(waiters));
+    const promise = new Promise<string | undefined>((resolve) => waiters.push(resolve));
+    process.nextTick(() => void this.runBarrier(waiters));
     return promise;
   }
 
@@ -166,21 +174,25 @@ export class Subscriber {
     await this.done;
   }
 
-  private async runBarrier(waiters: (() => void)[]): Promise<void> {
+  private async runBarrier(waiters: ((clock: string | undefined) => void)[]): Promise<void> {
+    let clock: string | undefined;
     for (;;) {
       await this.whenLive();
       if (this.stopped) break;
       const conn = this.conn!;
-      // Later calls need a PING sent after them.
+      // Later calls need a fence sent after them.
       if (this.barrierWaiters === waiters) this.barrierWaiters = undefined;
       try {
-        await withTimeout(conn.ping(), this.options.timeoutMs, () => new Error('PING timed out'));
-        if (this.state === 'live' && this.conn === conn) break;
+        const answer = await withTimeout(this.options.fence(conn), this.options.timeoutMs, () => new Error('the fence timed out'));
+        if (this.state === 'live' && this.conn === conn) {
+          clock = answer;
+          break;
+        }
       } catch {
-        // The connection broke: the catch-up after reconnecting delivers what this waits for.
+        // The connection broke: once it is back (and caught up), fence again.
       }
     }
-    for (const resolve of waiters) resolve();
+    for (const resolve of waiters) resolve(clock);
   }
 
   private change(): void {
@@ -245,7 +257,7 @@ export class Subscriber {
     for (const resolve of live) resolve();
     const barrier = this.barrierWaiters;
     this.barrierWaiters = undefined;
-    for (const resolve of barrier ?? []) resolve();
+    for (const resolve of barrier ?? []) resolve(undefined);
   }
 
   private touch(): void {

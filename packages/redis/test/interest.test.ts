@@ -102,6 +102,45 @@ test('a new subscription misses nothing while events flow, whether the instance 
   expect(a.broadcaster.stats().channels).toBe(topics.length + 1);
 }, 30_000);
 
+test("a client's events stay in id order across its topics when it joins, with a topic new to the instance and one it has", async () => {
+  const a = await app('orderA');
+  const b = await app('orderB');
+  const anchor = await a.connect(['busy']);
+  const published: { id: string; topic: string }[] = [];
+  let own = ['own-0-0', 'own-0-1', 'own-0-2'];
+  let running = true;
+  // Half the events to the busy topic A receives already, half to the topics clients are about
+  // to join (new to A each round): announcements of the busy topic are always on their way.
+  const producers = Array.from({ length: 6 }, async (_, p) => {
+    for (let i = p; running; i += 6) {
+      const topic = i % 2 === 0 ? 'busy' : own[i % own.length]!;
+      const { id } = await b.broadcaster.broadcastTo(topic, { data: i });
+      published.push({ id, topic });
+    }
+  });
+  const clients: { topics: string[]; client: SseClient; after: string }[] = [];
+  for (let round = 0; round < 6; round++) {
+    own = [0, 1, 2].map((k) => `own-${round}-${k}`);
+    await eventually(() => published.filter((e) => own.includes(e.topic)).length > 6, 5000, 'events on the new topics');
+    await Promise.all(own.map(async (topic) => {
+      const after = published[published.length - 3]!.id;
+      const topics = ['busy', topic];
+      clients.push({ topics, client: await a.connect(topics, after), after });
+    }));
+  }
+  await new Promise((resolve) => setTimeout(resolve, 100));
+  running = false;
+  await Promise.all(producers);
+  const sorted = [...published].sort((x, y) => byId(x.id, y.id));
+  for (const { topics, client, after } of clients) {
+    const expected = sorted.filter((e) => topics.includes(e.topic) && byId(e.id, after) > 0).map((e) => e.id);
+    await eventually(() => client.events.length >= expected.length, 5000, 'every event');
+    // In id order (one Last-Event-ID resumes both topics), each once, none missing.
+    expect(client.events.map((e) => e.id)).toEqual(expected);
+  }
+  anchor.close();
+}, 30_000);
+
 function byId(x: string, y: string): number {
   const [xm, xs] = x.split('-').map(BigInt) as [bigint, bigint];
   const [ym, ys] = y.split('-').map(BigInt) as [bigint, bigint];

@@ -15,13 +15,15 @@ const received: [string, string][] = [];
 beforeAll(async () => {
   redis = await RedisServer.start();
   subscriber = new Subscriber({
-    open: () => new Redis({ host: '127.0.0.1', port: redis.port, ...FAIL_FAST, lazyConnect: true, autoResubscribe: false, retryStrategy: () => null }),
+    open: () => new Redis({ host: '127.0.0.1', port: redis.port, ...FAIL_FAST, lazyConnect: true, autoResubscribe: false, retryStrategy: () => null, protocol: 3 }),
     delay: defaultDelay,
     pingMs: 5000,
     timeoutMs: 2000,
     onMessage: (channel, payload) => void received.push([channel, payload.toString()]),
     onSubscribed: () => Promise.resolve(),
     onBreak: () => {},
+    // Reads a key on the subscriber connection itself (RESP3), as the broadcaster reads its clock.
+    fence: async (conn) => String(await conn.get('fence')),
     onError: () => {},
   });
   await subscriber.whenLive();
@@ -63,7 +65,7 @@ test('a channel wanted again while its unsubscribe is on its way is subscribed a
   await waitFor(async () => (await publish('again', 'gone')) === 0, 2000, 'the channel to be left');
 });
 
-test('a barrier resolves after every message published before it', async () => {
+test('a barrier resolves after every message published before it, with what its command read on the subscriber connection', async () => {
   await subscriber.add('ordered');
   const before = received.length;
   const client = redis.client();
@@ -74,6 +76,9 @@ test('a barrier resolves after every message published before it', async () => {
   } finally {
     client.disconnect();
   }
-  await subscriber.barrier();
+  const client2 = redis.client();
+  await client2.set('fence', 'after 200');
+  client2.disconnect();
+  expect(await subscriber.barrier()).toBe('after 200');
   expect(received.length - before).toBe(200);
 });
