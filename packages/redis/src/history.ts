@@ -47,6 +47,9 @@ export interface CatchUpResult {
   readonly streams: readonly (StreamEntry[] | 'lost')[];
 }
 
+/** Streams one catch-up script call reads at most. */
+const KEYS_PER_CALL = 256;
+
 /** A read that would have returned more than the caller allows. */
 export const TOO_MANY = 'too-many';
 
@@ -159,14 +162,17 @@ export class History {
         for (const p of pending) streams[p.index] = 'lost';
         break;
       }
-      const args: string[] = [known, String(Math.max(0, capacity)), expired ? '1' : '0', result?.clock ?? '+', ...pending.map((p) => p.from)];
-      const keys = [this.keys.meta, this.keys.untargeted, ...pending.map((p) => p.key)];
+      // At most KEYS_PER_CALL streams per script call, so one call stays short for Redis; every
+      // call after the first reads up to the first one's clock, so it is still one cut.
+      const batch = pending.slice(0, KEYS_PER_CALL);
+      const args: string[] = [known, String(Math.max(0, capacity)), expired ? '1' : '0', result?.clock ?? '+', ...batch.map((p) => p.from)];
+      const keys = [this.keys.meta, this.keys.untargeted, ...batch.map((p) => p.key)];
       const reply = (await this.command(() => catchUpScript.run(this.client, keys, args), 'catch-up read')) as unknown[];
       this.counters.reads++;
       result ??= { restart: reply[0] === 'restart', clock: reply[1] as string, lost: reply[2] as string };
       const next: typeof pending = [];
-      for (let i = 0; i < pending.length; i++) {
-        const p = pending[i]!;
+      for (let i = 0; i < batch.length; i++) {
+        const p = batch[i]!;
         const status = reply[3 + 2 * i];
         if (status === 'lost') {
           streams[p.index] = 'lost';
@@ -178,7 +184,7 @@ export class History {
         (streams[p.index] as StreamEntry[]).push(...entries);
         if (status === 'more' || status === 'skip') next.push({ ...p, from: last ?? p.from });
       }
-      pending = next;
+      pending = [...next, ...pending.slice(KEYS_PER_CALL)];
     } while (pending.length > 0);
     return { ...result!, streams };
   }

@@ -102,6 +102,27 @@ test('a new subscription misses nothing while events flow, whether the instance 
   expect(a.broadcaster.stats().channels).toBe(topics.length + 1);
 }, 30_000);
 
+test('a catch-up over more topics than one script call reads (300) delivers them all, in id order', async () => {
+  // A's subscriber comes back 1.5 s after it is dropped: the events below all arrive meanwhile.
+  const a = await app('manyA', { redis: { host: '127.0.0.1', port: redis.port, connectionName: 'manyA', retryStrategy: () => 1500 } });
+  const b = await app('manyB');
+  const topics = Array.from({ length: 300 }, (_, i) => `many-${i}`);
+  const client = await a.connect(topics);
+  const admin = redis.client();
+  try {
+    const list = (await admin.client('LIST')) as string;
+    const id = /(?:^| )id=(\d+)/.exec(list.split('\n').find((line) => / name=manyA:sub /.test(line)) ?? '')?.[1];
+    await admin.call('CLIENT', 'KILL', 'ID', id!);
+  } finally {
+    admin.disconnect();
+  }
+  // While A's subscriber is away, events on the first, a middle and the last topics.
+  const sent: string[] = [];
+  for (const topic of ['many-299', 'many-0', 'many-150', 'many-299']) sent.push((await b.broadcaster.broadcastTo(topic, { data: topic })).id);
+  expect((await client.take(4, 10_000)).map((e) => e.id)).toEqual(sent);
+  expect(a.broadcaster.stats()).toMatchObject({ catchUps: 1, caughtUp: 4, closedForLoss: 0 });
+}, 30_000);
+
 test("a client's events stay in id order across its topics when it joins, with a topic new to the instance and one it has", async () => {
   const a = await app('orderA');
   const b = await app('orderB');
