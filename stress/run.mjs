@@ -4,7 +4,7 @@
  * after the other, and exits non-zero if any invariant failed.
  *
  *   pnpm stress                                  every scenario, full size
- *   pnpm stress -- --scenario churn              one scenario (slow | churn | exactly-once | reconnect-spread | storm)
+ *   pnpm stress -- --scenario churn              one scenario (slow | churn | exactly-once | reconnect-spread | storm | conflation)
  *   pnpm stress -- --size quick                  smaller sizes, for a quick look
  *   pnpm stress -- --scenario slow --clients 300 --stalled 5   any scenario option
  *
@@ -18,6 +18,8 @@
  *   reconnect-spread --clients 1000 --retryMs 1000 --downMs 0 --lanes client,eventsource --bucketMs 100
  *                 --warmup 1
  *   storm         --backends redis,memory --clients 2000 --rate 1000 --sharedRate 5 --steady 5 --after 5 --concurrency 0
+ *   conflation    --lanes window,nowindow,plain --clients 1000 --slow 10 --rate 200 --payload 256 --windowMs 100
+ *                 --slowShare 0.1 --seconds 20 --plainClients 100
  *
  * Everything listens on 127.0.0.1 and every child is stopped at the end. Packages must be
  * built first (`npx -y pnpm@12.4.2 -r build`); adapters and Redis are skipped when not built.
@@ -26,13 +28,14 @@ import { parseArgs } from 'node:util';
 import { fileURLToPath } from 'node:url';
 import { killAllOnSignals, start } from '@ssekit/harness/procs';
 
-const SCENARIOS = ['slow', 'churn', 'exactly-once', 'reconnect-spread', 'storm'];
+const SCENARIOS = ['slow', 'churn', 'exactly-once', 'reconnect-spread', 'storm', 'conflation'];
 const QUICK = {
   slow: ['--clients', '200', '--stalled', '4', '--seconds', '12'],
   churn: ['--cycles', '1000'],
   'exactly-once': ['--clients', '20', '--seconds', '6'],
   'reconnect-spread': ['--clients', '200'],
   storm: ['--clients', '200', '--steady', '3', '--after', '4'],
+  conflation: ['--clients', '200', '--plainClients', '50', '--seconds', '8'],
 };
 
 const argv = process.argv.slice(2).filter((a) => a !== '--');

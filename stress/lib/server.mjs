@@ -2,12 +2,13 @@
  * The server under stress, run as a child process so that its memory is measured alone and
  * the clients get their own CPU. It listens on 127.0.0.1, port 0, and is driven over IPC:
  *
- *   { cmd: 'broadcast', rate, total, payloadBytes, batchMs, topic?, spread?, inFlight? }
+ *   { cmd: 'broadcast', rate, total, payloadBytes, batchMs, topic?, spread?, inFlight?, conflate? }
  *       steady broadcast, reports 'done'. Each event's data is `<label> <n> <publish time> <pad>`:
  *       `n` counts per label from 1, so a client can check it got every event of its topics.
  *       With `spread: { prefix, count }` event k goes to topic `<prefix><k % count>`, and up to
  *       `inFlight` broadcasts may be pending at once (consecutive events of one topic are
- *       `count` apart, so each topic's order holds).
+ *       `count` apart, so each topic's order holds). `conflate: true` broadcasts each event as a
+ *       last value of its topic (`{ conflate: true }`).
  *   { cmd: 'stop' }                                           ends every broadcast now; each
  *       reports 'done' with what it sent, once its broadcasts have settled; replies 'stopped'
  *   { cmd: 'stats', gc }                                      counts, heartbeat, memory
@@ -39,6 +40,7 @@ const defaults = {
   resetEvent: true,
   maxConnectsPerSecond: undefined,
   maxConcurrentReplays: undefined, // replayer default when undefined
+  coalesceMs: 0,
 };
 const config = { ...defaults, ...JSON.parse(process.argv[2] ?? '{}') };
 
@@ -85,6 +87,7 @@ const options = {
   ...(replayer ? { replayer } : {}),
   maxBufferedBytes: config.maxBufferedBytes,
   heartbeatMs: config.heartbeatMs,
+  coalesceMs: config.coalesceMs,
   ...(config.retryMs !== undefined ? { retryMs: config.retryMs } : {}),
   resetEvent: config.resetEvent,
   ...(config.maxConnectsPerSecond !== undefined ? { maxConnectsPerSecond: config.maxConnectsPerSecond } : {}),
@@ -126,7 +129,8 @@ let closing = false;
  * a failed broadcast (Redis away) is tried again with the same number, so clients can check the
  * sequence has no hole. Reports 'done' at the end (or once stopped).
  */
-function startBroadcast({ rate, total, payloadBytes = 64, batchMs = 10, topic, spread, inFlight = 1 }) {
+function startBroadcast({ rate, total, payloadBytes = 64, batchMs = 10, topic, spread, inFlight = 1, conflate = false }) {
+  const broadcastOptions = conflate ? { conflate: true } : undefined;
   const pad = 'x'.repeat(Math.max(0, payloadBytes - 32));
   const label = spread ? `${spread.prefix}*` : (topic ?? '*');
   const limit = spread ? Math.max(1, Math.min(inFlight, spread.count)) : 1;
@@ -146,7 +150,7 @@ function startBroadcast({ rate, total, payloadBytes = 64, batchMs = 10, topic, s
     const n = spread ? Math.floor(index / spread.count) + 1 : index + 1;
     const attempt = () => {
       const event = { data: `${to ?? '*'} ${n} ${Date.now()} ${pad}` };
-      const result = to ? app.hub.broadcastTo(to, event) : app.hub.broadcast(event);
+      const result = to ? app.hub.broadcastTo(to, event, broadcastOptions) : app.hub.broadcast(event, broadcastOptions);
       if (typeof result?.then !== 'function') {
         lastId = result?.id;
         accepted++;
