@@ -5,9 +5,11 @@ import {
   createSseHandler,
   SseConnection,
   SseOptionsError,
+  type AnyEvents,
   type Broadcaster,
   type Connection,
   type ConnectionOptions,
+  type EventMap,
   type Hub,
   type OpenOptions,
   type SseHeaders,
@@ -25,12 +27,13 @@ export const FETCH_HEARTBEAT_MS = 8000;
 
 /**
  * Options of {@link fetchSse}: every option of the Express, Fastify and Koa adapters except
- * `provider` (which opens Node responses), with `authorize` receiving the `Request`.
+ * `provider` (which opens Node responses), with `authorize` receiving the `Request` and
+ * `schemas` keyed by the names of `E`.
  *
  * `heartbeatMs` defaults to {@link FETCH_HEARTBEAT_MS} (8000) rather than 15000, so a stream
  * stays open under Bun's default idle timeout.
  */
-export type FetchSseOptions = Omit<SseOptions<Request>, 'provider'>;
+export type FetchSseOptions<E extends EventMap = AnyEvents> = Omit<SseOptions<Request, E>, 'provider'>;
 
 /** Per-stream options of {@link FetchSse.response}. */
 export interface FetchOpenOptions extends OpenOptions {
@@ -42,11 +45,17 @@ export interface FetchOpenOptions extends OpenOptions {
   ip?: string;
 }
 
-/** Called once a stream is open and replay has been written. */
-export type OnOpen = (connection: Connection) => unknown;
+/**
+ * Called once a stream is open and replay has been written, with its connection, whose `send`
+ * and `pipe` accept only the events of `E`.
+ */
+export type OnOpen<E extends EventMap = AnyEvents> = (connection: Connection<E>) => unknown;
 
-/** What {@link fetchSse} returns. */
-export interface FetchSse<H extends Broadcaster = Broadcaster> {
+/**
+ * What {@link fetchSse} returns: `H` is the hub's type, `E` the event map of the connections
+ * given to `onOpen` (untyped by default).
+ */
+export interface FetchSse<H = Broadcaster, E extends EventMap = AnyEvents> {
   /** The broadcaster every stream is registered on: broadcast through it. */
   readonly hub: H;
   /**
@@ -59,7 +68,7 @@ export interface FetchSse<H extends Broadcaster = Broadcaster> {
    * `onOpen` runs once replay has been written; if it throws or rejects, the stream is closed
    * and the error is rethrown outside the request.
    */
-  response(request: Request, options?: FetchOpenOptions, onOpen?: OnOpen): Promise<Response>;
+  response(request: Request, options?: FetchOpenOptions, onOpen?: OnOpen<E>): Promise<Response>;
   /** Number of streams open now. */
   connectionCount(): number;
   /** A snapshot of the streams, closes and refusals, for health endpoints (see `SseStats`). */
@@ -78,6 +87,12 @@ const GONE = (): Response => new Response(null, { status: 204 });
  * Creates the Fetch adapter. Options are validated here: an invalid or unknown one throws an
  * `SseOptionsError` at once.
  *
+ * `fetchSse<Events>()` types it by the event map `Events` (name to data type, the type
+ * `@ssekit/client`'s `connect<Events>()` reads): `sse.hub.broadcast()` and `broadcastTo()`, and
+ * `send` and `pipe` of the connection given to `onOpen`, accept only its events. The map is
+ * only ever given, never inferred from the options. With a hub of your own, name its type too:
+ * `fetchSse<Events, MyHub>({ hub })`.
+ *
  * @example
  * ```ts
  * const sse = fetchSse({ replayer: new MemoryReplayer({ maxEvents: 1000 }) });
@@ -88,13 +103,16 @@ const GONE = (): Response => new Response(null, { status: 204 });
  * sse.hub.broadcastTo('news', { data: { headline: 'ssekit' } });
  * ```
  */
-export function fetchSse<H extends Broadcaster = Hub>(options: FetchSseOptions & { hub?: H } = {}): FetchSse<H> {
+export function fetchSse<E extends EventMap = AnyEvents, H extends Broadcaster<E> = Hub<E>>(
+  options: FetchSseOptions<NoInfer<E>> & { hub?: H } = {},
+): FetchSse<H, E> {
   if (typeof options === 'object' && options !== null && 'provider' in options) {
     throw new SseOptionsError('provider', (options as { provider?: unknown }).provider, 'is not an option of fetchSse (a provider opens Node.js responses)');
   }
   // Every other option, and every unknown key, is checked by the shared handler.
+  const given = options as SseOptions<Request>;
   const withDefaults: SseOptions<Request> =
-    typeof options === 'object' && options !== null ? { ...options, heartbeatMs: options.heartbeatMs ?? FETCH_HEARTBEAT_MS } : options;
+    typeof given === 'object' && given !== null ? { ...given, heartbeatMs: given.heartbeatMs ?? FETCH_HEARTBEAT_MS } : given;
   const handler = createSseHandler<Request>(withDefaults);
 
   return {
@@ -131,7 +149,7 @@ export function fetchSse<H extends Broadcaster = Hub>(options: FetchSseOptions &
               if (!answered) answer(GONE());
               if (onOpen === undefined || conn.closed) return;
               try {
-                await onOpen(conn);
+                await onOpen(conn as Connection<E>);
               } catch (error) {
                 conn.close();
                 queueMicrotask(() => {
