@@ -17,5 +17,6 @@ export { Registry } from './registry.js';
 export { ReplayGate, DEFAULT_MAX_CONCURRENT_REPLAYS, DEFAULT_MAX_REPLAY_EVENTS, type ReplayGateStats } from './replay-gate.js';
 export { heartbeatStats } from './heartbeat.js';
 export { brandError } from './errors.js';
+export { eventValidator, type EventValidator } from './validation.js';
 export type { StreamRequest, OpenConnection, SseHandler } from './handler.js';
 export { handlerApi } from './adapter.js';

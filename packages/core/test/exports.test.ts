@@ -23,7 +23,7 @@ describe('public API', () => {
   });
 
   it('the integration entry holds what adapter, backend and transport authors need', () => {
-    for (const name of ['nodeSink', 'streamHeaders', 'formatEventBody', 'withIdLine', 'assertTopic', 'topicProblem', 'nonNegativeInt', 'positiveInt', 'Registry', 'heartbeatStats']) {
+    for (const name of ['nodeSink', 'streamHeaders', 'formatEventBody', 'withIdLine', 'assertTopic', 'topicProblem', 'nonNegativeInt', 'positiveInt', 'Registry', 'heartbeatStats', 'eventValidator']) {
       expect(typeof (integration as Record<string, unknown>)[name]).toBe('function');
       expect(name in core).toBe(false);
     }

@@ -7,16 +7,20 @@
  */
 import {
   SseOptionsError,
+  type AnyEvents,
   type Broadcaster,
   type Connection,
+  type EventMap,
+  type EventOf,
   type Replayer,
   type ReplayOptions,
   type ReplayResult,
   type ReplaySend,
   type SseEvent,
+  type SseSchemas,
   type StoredEvent,
 } from '@ssekit/core';
-import { Registry, assertKnownOptions, assertTopic, type ReplayGateStats } from '@ssekit/core/integration';
+import { Registry, assertKnownOptions, assertTopic, eventValidator, type EventValidator, type ReplayGateStats } from '@ssekit/core/integration';
 import { Redis, type RedisOptions } from 'ioredis';
 import { encodeBody } from './entry.js';
 import { RedisUnavailableError } from './errors.js';
@@ -29,8 +33,16 @@ import { ReplayReader } from './replay-reader.js';
 import { normalizeStreamId } from './stream-id.js';
 import { defaultDelay, type NodeAddress } from './subscriber.js';
 
-/** Options of {@link RedisBroadcaster}. */
-export interface RedisBroadcasterOptions extends RedisStreamOptions {
+/** Options of {@link RedisBroadcaster}; `schemas` is keyed by the names of its event map `E`. */
+export interface RedisBroadcasterOptions<E extends EventMap = AnyEvents> extends RedisStreamOptions {
+  /**
+   * A Standard Schema (zod, valibot, arktype, ...) per event name of `E` (`message` for the
+   * event without a name), checking each broadcast's data before it is published: an invalid
+   * one rejects with `SseValidationError` and nothing reaches Redis. Names without a schema
+   * are not checked. Schemas must validate synchronously.
+   * @defaultValue none (no check, and no cost per broadcast)
+   */
+  schemas?: SseSchemas<E>;
   /**
    * How often the subscriber connection is checked with a `PING` when it has been quiet, in
    * milliseconds. A connection that does not answer within `timeoutMs` is dropped and opened
@@ -105,8 +117,13 @@ export interface RedisBroadcasterStats {
  * subscription comes back, each topic is caught up from the last event delivered; local
  * streams whose missed events were trimmed or expired meanwhile (or all, when Redis lost its
  * data) are closed so their clients resume and learn of the gap.
+ *
+ * With an event map `E` (`new RedisBroadcaster<Events>(...)`), `broadcast` and `broadcastTo`
+ * accept only its events, and an adapter given it as `hub` keeps the type
+ * (`expressSse({ hub })` types `sse.hub` by `E`). The map is only ever given, never inferred
+ * from `schemas`.
  */
-export class RedisBroadcaster implements Broadcaster, Replayer {
+export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadcaster<E>, Replayer {
   /** The namespace. */
   readonly namespace: string;
   private readonly keys: NamespaceKeys;
@@ -115,11 +132,13 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
   private readonly interest: Interest;
   private readonly reader: ReplayReader;
   private readonly timeoutMs: number;
+  private readonly validate: EventValidator | undefined;
   private publishedCount = 0;
   private closing: Promise<void> | undefined;
 
-  constructor(options: RedisBroadcasterOptions) {
-    const settings = resolveStreamOptions(options, ['pingMs', 'lingerMs', 'onError'] satisfies (keyof RedisBroadcasterOptions)[]);
+  constructor(options: RedisBroadcasterOptions<NoInfer<E>>) {
+    const settings = resolveStreamOptions(options, ['pingMs', 'lingerMs', 'onError', 'schemas'] satisfies (keyof RedisBroadcasterOptions)[]);
+    this.validate = eventValidator(options.schemas);
     const pingMs = positiveInt('pingMs', options.pingMs, DEFAULTS.pingMs);
     const lingerMs = positiveInt('lingerMs', options.lingerMs, DEFAULTS.lingerMs);
     if (options.onError !== undefined && typeof options.onError !== 'function') {
@@ -217,14 +236,15 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
    * Stores an event for every connection of every instance; resolves with the event and its id
    * once Redis has stored it (delivery follows through each instance's subscription).
    * @throws {SseFormatError} for an event that cannot be encoded; nothing is sent.
+   * @throws {SseValidationError} for data its schema (the `schemas` option) rejects; nothing is sent.
    * @throws {RedisUnavailableError} when Redis does not take it; see its `stored` field.
    */
-  broadcast(event: SseEvent): Promise<StoredEvent> {
+  broadcast(event: EventOf<E>): Promise<StoredEvent> {
     return this.publish(undefined, event);
   }
 
   /** Like {@link RedisBroadcaster.broadcast}, for the subscribers of `topic` on every instance. */
-  broadcastTo(topic: string, event: SseEvent): Promise<StoredEvent> {
+  broadcastTo(topic: string, event: EventOf<E>): Promise<StoredEvent> {
     return this.publish(topic, event);
   }
 
@@ -292,6 +312,7 @@ export class RedisBroadcaster implements Broadcaster, Replayer {
 
   private async publish(topic: string | undefined, event: SseEvent): Promise<StoredEvent> {
     if (topic !== undefined) assertTopic(topic);
+    this.validate?.(event);
     const body = encodeBody(event);
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed; the event was not sent', false);
     await this.started('the event');
