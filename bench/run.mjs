@@ -46,7 +46,7 @@ const HELP = `Usage: node bench/run.mjs [flags]
   --clients K         client processes (default: 1 for N <= 200, else 2)
   --memory N          idle connections in the memory scenario (default 10000; 0 skips it)
   --quick             ${QUICK.servers.length} servers (those built), cells ${QUICK.cells.join(',')}, 1 run x ${QUICK.duration} s, memory ${QUICK.memory}
-  --out NAME          result file name under bench/results/ (default: a timestamp)
+  --out NAME          result file name under bench/results/ (default: a timestamp); a named run also writes NAME.md and NAME.svg
   --no-latest         do not overwrite bench/results/latest.{json,md,svg}
   --profile DIR       run servers under \`node --cpu-prof\`, writing .cpuprofile files to DIR
   --help`;
@@ -332,6 +332,12 @@ async function main() {
   writeFileSync(file, JSON.stringify(result, null, 1) + '\n');
   rmSync(partialFile, { force: true });
   console.log(`\nresults: ${file}`);
+  if (opts.out) {
+    // A named run keeps its own tables and chart, for a page to include.
+    writeFileSync(join(dir, `${name}.md`), renderMarkdown(result));
+    writeFileSync(join(dir, `${name}.svg`), renderSvg(result));
+    console.log(`also: ${join(dir, `${name}.md`)}, ${name}.svg`);
+  }
   if (opts.latest) {
     copyFileSync(file, join(dir, 'latest.json'));
     writeFileSync(join(dir, 'latest.md'), renderMarkdown(result));
