@@ -17,6 +17,7 @@ import {
   type ReplayResult,
   type ReplaySend,
   type SseEvent,
+  type SseMeter,
   type SseSchemas,
   type StoredEvent,
 } from '@ssekit/core';
@@ -24,11 +25,13 @@ import { Registry, assertKnownOptions, assertTopic, eventValidator, type EventVa
 import { Redis, type RedisOptions } from 'ioredis';
 import { encodeBody } from './entry.js';
 import { RedisUnavailableError } from './errors.js';
+import { healthOf, type RedisHealth } from './health.js';
 import { History } from './history.js';
 import { Interest } from './interest.js';
 import { NamespaceKeys } from './keys.js';
 import { FAIL_FAST, Link, createClient, isCluster, isRedisClient, noop, withTimeout, type RedisClient } from './link.js';
 import { DEFAULTS, positiveInt, resolveStreamOptions, type RedisStreamOptions } from './options.js';
+import { redisMetricsOption } from './redis-metrics.js';
 import { ReplayReader } from './replay-reader.js';
 import { normalizeStreamId } from './stream-id.js';
 import { defaultDelay, type NodeAddress } from './subscriber.js';
@@ -62,6 +65,16 @@ export interface RedisBroadcasterOptions<E extends EventMap = AnyEvents> extends
    * @defaultValue a `console.warn`, at most one every 10 seconds
    */
   onError?: (error: Error) => void;
+  /**
+   * An OpenTelemetry `Meter` (from `@opentelemetry/api`) to record the Redis instruments on,
+   * beside the handler's `ssekit.*` ones: `ssekit.redis.reader.lag` (histogram, seconds: from
+   * an event's storing in Redis to its delivery to this instance's connections),
+   * `ssekit.redis.errors` (counter, attribute `operation`: `publish`, `replay`, `subscribe`,
+   * `catchup`, `connection`) and `ssekit.redis.catchups` (counter, attribute `outcome`: `ok`,
+   * `gap`). See the package README for what each counts.
+   * @defaultValue none: no instrument is created and nothing is recorded
+   */
+  metrics?: SseMeter;
 }
 
 
@@ -137,7 +150,7 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
   private closing: Promise<void> | undefined;
 
   constructor(options: RedisBroadcasterOptions<NoInfer<E>>) {
-    const settings = resolveStreamOptions(options, ['pingMs', 'lingerMs', 'onError', 'schemas'] satisfies (keyof RedisBroadcasterOptions)[]);
+    const settings = resolveStreamOptions(options, ['pingMs', 'lingerMs', 'onError', 'schemas', 'metrics'] satisfies (keyof RedisBroadcasterOptions)[]);
     this.validate = eventValidator(options.schemas);
     const pingMs = positiveInt('pingMs', options.pingMs, DEFAULTS.pingMs);
     const lingerMs = positiveInt('lingerMs', options.lingerMs, DEFAULTS.lingerMs);
@@ -145,13 +158,14 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
       throw new SseOptionsError('onError', options.onError, 'must be a function');
     }
     const onError = options.onError ?? throttledWarning();
+    const metrics = redisMetricsOption(options.metrics);
     this.namespace = settings.namespace;
     this.keys = new NamespaceKeys(settings.namespace);
     this.timeoutMs = settings.timeoutMs;
 
     const given = isRedisClient(options.redis) ? options.redis : undefined;
     const client = given ?? createClient(options.redis as RedisOptions, 'ssekit');
-    this.history = new History(new Link(client, given === undefined, onError), this.keys, settings);
+    this.history = new History(new Link(client, given === undefined, onError), this.keys, settings, metrics?.failed);
     this.interest = new Interest({
       history: this.history,
       local: this.local,
@@ -161,6 +175,7 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
       lingerMs,
       maxCatchUp: settings.maxReplayEvents,
       onError,
+      metrics,
     });
     this.reader = new ReplayReader(this.history, {
       maxReplayEvents: settings.maxReplayEvents,
@@ -273,6 +288,16 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
   /** Connections subscribed to `topic` on this instance. */
   topicCount(topic: string): number {
     return this.local.topicCount(topic);
+  }
+
+  /**
+   * Whether this instance can take and deliver broadcasts now, for a readiness endpoint: read
+   * from the connections' own state, with no round trip to Redis (ask as often as you like).
+   * `ready` turns false as soon as a Redis that stops or restarts closes the connections, and
+   * true again once both are back and the reader has caught up; see {@link RedisHealth}.
+   */
+  health(): RedisHealth {
+    return healthOf(this.history.link, this.interest.readerState, this.closing !== undefined);
   }
 
   /** What this instance has done so far; see {@link RedisBroadcasterStats}. */

@@ -8,6 +8,7 @@ import { EntryCache, decodePage, type StreamEntry } from './entry.js';
 import type { NamespaceKeys } from './keys.js';
 import { isCluster, withTimeout, type Link, type RedisClient } from './link.js';
 import { CATCH_UP, PUBLISH, READ, Script } from './scripts.js';
+import type { RedisOperation } from './redis-metrics.js';
 import { compareStreamIds } from './stream-id.js';
 
 /** Validated settings of a namespace's history. */
@@ -66,11 +67,14 @@ export class History {
   private readonly cache: EntryCache;
   /** Script calls and entries returned by reads, for figures and tests. */
   readonly counters = { publishes: 0, reads: 0, entriesRead: 0 };
+  /** Counts a publish or a replay read that failed; absent: nothing is counted. */
+  private readonly onFailure: ((operation: Extract<RedisOperation, 'publish' | 'replay'>) => void) | undefined;
 
-  constructor(link: Link, keys: NamespaceKeys, settings: HistorySettings) {
+  constructor(link: Link, keys: NamespaceKeys, settings: HistorySettings, onFailure?: (operation: Extract<RedisOperation, 'publish' | 'replay'>) => void) {
     this.link = link;
     this.keys = keys;
     this.settings = settings;
+    this.onFailure = onFailure;
     this.publishArgs = [String(settings.maxLen), String(settings.slack), String(settings.ttlMs)];
     this.cache = new EntryCache(10_000);
   }
@@ -85,6 +89,21 @@ export class History {
    * @throws {RedisUnavailableError} when Redis does not take it; see its `stored` field.
    */
   async publish(topic: string | undefined, body: string, announce: boolean): Promise<string> {
+    if (this.onFailure === undefined) return this.store(topic, body, announce);
+    try {
+      return await this.store(topic, body, announce);
+    } catch (error) {
+      this.onFailure('publish');
+      throw error;
+    }
+  }
+
+  /** Counts a failed Redis operation of this history's owner (no-op without metrics). */
+  failed(operation: Extract<RedisOperation, 'publish' | 'replay'>): void {
+    this.onFailure?.(operation);
+  }
+
+  private async store(topic: string | undefined, body: string, announce: boolean): Promise<string> {
     const { timeoutMs } = this.settings;
     await this.link.whenReady(timeoutMs, 'the event');
     this.counters.publishes++;

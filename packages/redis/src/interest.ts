@@ -21,8 +21,10 @@ import { performance } from 'node:perf_hooks';
 import type { Connection } from '@ssekit/core';
 import type { Registry } from '@ssekit/core/integration';
 import { announcedId, lossNotice, type StreamEntry } from './entry.js';
+import type { RedisReaderState } from './health.js';
 import type { History } from './history.js';
 import { withTimeout, noop } from './link.js';
+import type { RedisMetrics } from './redis-metrics.js';
 import { compareStreamIds, ZERO_ID } from './stream-id.js';
 import { Subscriber, type SubscriberOptions } from './subscriber.js';
 
@@ -54,6 +56,8 @@ export interface InterestOptions {
   /** Most entries one catch-up delivers; past it, the streams not caught up are treated as lost. */
   readonly maxCatchUp: number;
   readonly onError: (error: Error) => void;
+  /** Where the reader's lag, failures and catch-ups are recorded; absent: nowhere, at no cost. */
+  readonly metrics?: RedisMetrics | undefined;
 }
 
 /** Counters for figures and tests. */
@@ -81,12 +85,14 @@ export class Interest {
   private position: string | undefined;
   /** The newest id this instance knows was issued (delivered, published, or a clock read). */
   private known = ZERO_ID;
+  private readonly metrics: RedisMetrics | undefined;
   /** Resolves once untargeted broadcasts are received and delivery is live. */
   readonly started: Promise<void>;
   readonly counters: InterestCounters = { received: 0, caughtUp: 0, catchUps: 0, closedForLoss: 0, restarts: 0 };
 
   constructor(options: InterestOptions) {
     this.options = options;
+    this.metrics = options.metrics;
     const { history } = options;
     const meta = history.keys.meta;
     this.subscriber = new Subscriber({
@@ -102,6 +108,7 @@ export class Interest {
         return typeof clock === 'string' ? clock : ZERO_ID;
       },
       onError: options.onError,
+      ...(options.metrics && { onFailure: options.metrics.failed }),
     });
     this.untargeted = this.feed(undefined, history.keys.untargeted);
     this.started = this.cover(this.untargeted);
@@ -114,6 +121,11 @@ export class Interest {
   /** Channels subscribed now (untargeted included). */
   get channelCount(): number {
     return this.subscriber.channelCount;
+  }
+
+  /** What the reader is doing now (no round trip: the subscriber connection's own state). */
+  get readerState(): RedisReaderState {
+    return this.subscriber.readerState;
   }
 
   /** Subscriber connections opened and breaks seen. */
@@ -212,6 +224,7 @@ export class Interest {
     this.position = id;
     if (compareStreamIds(id, this.known) > 0) this.known = id;
     this.options.local.deliver(payload, id, feed.topic);
+    this.metrics?.delivered(id);
   };
 
   /**
@@ -231,11 +244,12 @@ export class Interest {
     const away = performance.now() - this.subscriber.lastLiveContact;
     const expired = away >= ttlMs - Math.min(1000, ttlMs / 10);
     const result = await history.catchUp(this.known, feeds.map((f) => ({ key: f.key, from })), expired, this.options.maxCatchUp);
+    let gap = false;
     if (result.restart) {
       this.counters.restarts++;
       // The history restarted: ids before it resume as gaps. Streams open here lost something
       // only if events were handed out after the last one this instance delivered.
-      this.noticeLoss(result.lost);
+      gap = this.noticeLoss(result.lost);
     }
     const lost: Feed[] = [];
     const lists: { feed: Feed; entries: StreamEntry[] }[] = [];
@@ -252,6 +266,7 @@ export class Interest {
     // Everything up to the clock the catch-up read at is delivered now; what came after is in
     // the buffer, which follows.
     this.advance(result.clock);
+    this.metrics?.caughtUp(gap || lost.length > 0);
   }
 
   /**
@@ -259,11 +274,12 @@ export class Interest {
    * all of them, its streams may lack some, so they are closed and their clients resume (and
    * learn of the gap).
    */
-  private noticeLoss(lost: string | undefined): void {
-    if (lost === undefined || this.position === undefined || compareStreamIds(lost, this.position) <= 0) return;
+  private noticeLoss(lost: string | undefined): boolean {
+    if (lost === undefined || this.position === undefined || compareStreamIds(lost, this.position) <= 0) return false;
     this.advance(lost);
     const closed = this.closeAll(undefined);
     this.options.onError(new Error(`Redis lost events up to ${lost} that this instance had not delivered (a restart without them, or a failover to a replica behind); closed ${closed} local stream(s) so clients resume and learn of the gap`));
+    return true;
   }
 
   /** Delivers caught-up entries of several feeds in id order. */
@@ -276,6 +292,7 @@ export class Interest {
       this.advance(entry.id);
       this.counters.caughtUp++;
       this.options.local.deliver(entry.bytes, entry.id, feed.topic);
+      this.metrics?.delivered(entry.id);
     }
   }
 

@@ -57,13 +57,18 @@ export class ReplayReader {
   private async read(after: string, topics: readonly string[] | undefined): Promise<StreamEntry[] | undefined> {
     await this.before();
     const { keys } = this.history;
-    const ranges: ReadRange[] = [{ key: keys.untargeted, to: this.end(undefined) }];
-    if (topics === undefined) {
-      for (const key of await this.history.topicStreams()) ranges.push({ key, to: this.end(keys.topicOf(key)) });
-    } else {
-      for (const topic of topics) ranges.push({ key: keys.topic(topic), to: this.end(topic) });
+    try {
+      const ranges: ReadRange[] = [{ key: keys.untargeted, to: this.end(undefined) }];
+      if (topics === undefined) {
+        for (const key of await this.history.topicStreams()) ranges.push({ key, to: this.end(keys.topicOf(key)) });
+      } else {
+        for (const topic of topics) ranges.push({ key: keys.topic(topic), to: this.end(topic) });
+      }
+      const entries = await this.history.read(after, ranges, this.maxReplayEvents);
+      return Array.isArray(entries) ? entries : undefined;
+    } catch (error) {
+      this.history.failed('replay');
+      throw error;
     }
-    const entries = await this.history.read(after, ranges, this.maxReplayEvents);
-    return Array.isArray(entries) ? entries : undefined;
   }
 }

@@ -13,6 +13,8 @@
 import { performance } from 'node:perf_hooks';
 import type { Redis } from 'ioredis';
 import { noop, withTimeout } from './link.js';
+import type { RedisReaderState } from './health.js';
+import type { RedisOperation } from './redis-metrics.js';
 
 /** Where a connection goes. */
 export interface NodeAddress {
@@ -46,6 +48,12 @@ export interface SubscriberOptions {
    */
   readonly fence: (conn: Redis) => Promise<string>;
   readonly onError: (error: Error) => void;
+  /**
+   * Counts a failure, once per incident: `connection` (could not connect, or lost a connection
+   * whose channels were subscribed), `subscribe` (SSUBSCRIBE or SUNSUBSCRIBE), `catchup`
+   * (`onSubscribed` rejected). Absent: nothing is counted.
+   */
+  readonly onFailure?: (operation: Exclude<RedisOperation, 'publish' | 'replay'>) => void;
 }
 
 type State = 'down' | 'syncing' | 'live' | 'stopped';
@@ -81,6 +89,8 @@ export class Subscriber {
   private readonly timer: NodeJS.Timeout;
   private readonly done: Promise<void>;
   private wake: (() => void) | undefined;
+  /** The last connection whose failure was counted, so its break is not counted again. */
+  private counted: Redis | undefined;
   /** Connections opened and breaks seen, for figures and tests. */
   readonly counters = { connections: 0, breaks: 0, pings: 0 };
 
@@ -94,6 +104,11 @@ export class Subscriber {
   /** True once {@link Subscriber.stop} was called (a getter, so checks after an await re-read it). */
   private get stopped(): boolean {
     return this.state === 'stopped';
+  }
+
+  /** See {@link RedisReaderState}. */
+  get readerState(): RedisReaderState {
+    return this.state === 'live' ? 'running' : this.state === 'stopped' ? 'stopped' : 'starting';
   }
 
   /** True while announcements go straight to delivery. */
@@ -230,6 +245,7 @@ export class Subscriber {
       // one, which subscribes everything wanted.
       if (this.conn === conn && !this.stopped) {
         this.options.onError(asError(error));
+        this.fail(conn, 'subscribe');
         conn?.disconnect();
       }
     } finally {
@@ -294,11 +310,13 @@ export class Subscriber {
         conn = this.options.open(target);
       } catch (error) {
         this.options.onError(asError(error));
+        this.options.onFailure?.('connection');
         await this.sleep(this.options.delay(++failures));
         continue;
       }
       target = undefined;
       let subscribed = false;
+      let phase: 'connection' | 'subscribe' | 'catchup' = 'connection';
       const closed = new Promise<void>((resolve) =>
         conn.once('close', () => {
           if (this.conn === conn) this.conn = undefined;
@@ -319,6 +337,7 @@ export class Subscriber {
         this.leaving.clear();
         this.buffer = [];
         this.state = 'syncing';
+        phase = 'subscribe';
         const all = [...this.wanted];
         if (this.conn !== conn) throw new Error('the subscriber connection closed');
         for (let i = 0; i < all.length; i += CHUNK) {
@@ -329,6 +348,7 @@ export class Subscriber {
         for (const channel of all) {
           if (this.wanted.has(channel)) this.confirm(channel);
         }
+        phase = 'catchup';
         await this.options.onSubscribed();
         if (this.conn !== conn || (this.state as State) !== 'syncing') throw new Error('the subscriber connection closed during catch-up');
         // What arrived during the catch-up, in order, then straight delivery.
@@ -347,8 +367,15 @@ export class Subscriber {
         await closed;
       } catch (error) {
         const moved = movedTarget(error);
-        if (moved) target = moved;
-        else if (!this.stopped) this.options.onError(asError(error));
+        // Following a MOVED is routing, not a failure.
+        if (moved) {
+          target = moved;
+          this.counted = conn;
+        } else if (!this.stopped) {
+          this.options.onError(asError(error));
+          // A connection that closed under a step is counted as lost (below), not as the step.
+          if (phase === 'connection' || this.conn === conn) this.fail(conn, phase);
+        }
       } finally {
         if (this.conn === conn) this.conn = undefined;
         if (!this.stopped) this.state = 'down';
@@ -361,10 +388,19 @@ export class Subscriber {
           this.options.onError(new Error('the subscriber connection was lost; reconnecting, then catching up from the last event delivered'));
           this.options.onBreak();
         }
+        // Every end but a stop is a lost connection, unless a step's failure was counted.
+        if (!this.stopped) this.fail(conn, 'connection');
       }
       if (this.stopped) break;
       if (target === undefined) await this.sleep(this.options.delay(++failures));
     }
+  }
+
+  /** Counts one failure of `conn`; later ones of the same connection are the same incident. */
+  private fail(conn: Redis | undefined, operation: Exclude<RedisOperation, 'publish' | 'replay'>): void {
+    if (this.options.onFailure === undefined || conn === undefined || this.counted === conn) return;
+    this.counted = conn;
+    this.options.onFailure(operation);
   }
 
   private sleep(ms: number): Promise<void> {
