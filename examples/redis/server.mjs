@@ -6,6 +6,8 @@
 //   curl -N http://localhost:3001/events &                       # a client on instance 1
 //   curl -X POST --data 'hello' http://localhost:3002/broadcast   # broadcast on instance 2
 //   curl -N -H 'Last-Event-ID: <an id you saw>' http://localhost:3002/events   # resume elsewhere
+//   curl -i http://localhost:3001/readyz   # 503 within milliseconds of a Redis blip, 200 once back
+//   curl -i http://localhost:3001/livez    # 200 while the process answers, Redis or not
 //
 // Environment: PORT (3001), REDIS_HOST (127.0.0.1), REDIS_PORT (6379), NAMESPACE (default).
 import { createServer } from 'node:http';
@@ -26,9 +28,26 @@ async function body(req) {
   return text;
 }
 
+let stopping = false;
+
 const server = createServer(async (req, res) => {
   const url = new URL(req.url ?? '/', 'http://localhost');
   try {
+    // Readiness: take this instance out of the load balancer while Redis is unreachable (or the
+    // reader is reconnecting) and while it shuts down. health() reads connection state kept
+    // anyway, so it costs no Redis round trip however often the probe asks.
+    if (req.method === 'GET' && url.pathname === '/readyz') {
+      const health = broadcaster.health();
+      const ready = health.ready && !stopping;
+      res.writeHead(ready ? 200 : 503, { 'content-type': 'application/json' }).end(JSON.stringify({ ...health, ready }));
+      return;
+    }
+    // Liveness: only "the process answers". Failing it on a Redis blip would restart every
+    // instance at once, and their clients would all reconnect and replay: a storm, no cure.
+    if (req.method === 'GET' && url.pathname === '/livez') {
+      res.writeHead(200, { 'content-type': 'application/json' }).end(JSON.stringify({ live: true, connections: broadcaster.connectionCount() }));
+      return;
+    }
     if (req.method === 'GET' && url.pathname === '/events') {
       const topics = url.searchParams.getAll('topic');
       await sse.open(req, res, { topics });
@@ -54,6 +73,7 @@ await broadcaster.ready();
 server.listen(port, () => console.log(`instance on http://localhost:${server.address().port} (namespace ${broadcaster.namespace})`));
 
 async function shutdown() {
+  stopping = true;
   await sse.close();
   await broadcaster.close();
   server.close();
