@@ -310,7 +310,8 @@ export class Subscriber {
         conn = this.options.open(target);
       } catch (error) {
         this.options.onError(asError(error));
-        this.options.onFailure?.('connection');
+        // Before any attempt (a Cluster client still learning its nodes) it is start-up, not a failure.
+        if (this.counters.connections > 0) this.options.onFailure?.('connection');
         await this.sleep(this.options.delay(++failures));
         continue;
       }

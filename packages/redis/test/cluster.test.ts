@@ -9,6 +9,7 @@ import type { Cluster } from 'ioredis';
 import { startApp, type App } from './app';
 import { RedisCluster } from '@ssekit/testkit/redis-cluster';
 import { waitFor as eventually, type SseClient } from '@ssekit/testkit';
+import { memoryMetrics } from '@ssekit/testkit/metrics';
 
 let cluster: RedisCluster;
 const apps: App[] = [];
@@ -71,6 +72,27 @@ test('two instances on a Cluster: same events, same ids, topics, and replay on t
   const missed = await b.broadcaster.broadcastTo('news', { data: 'n2' });
   const resumed = await b.connect(['news'], sent[2]!.id);
   expect(await resumed.take(1)).toEqual([{ id: missed.id, event: undefined, data: 'n2' }]);
+});
+
+test('health and metrics on a Cluster: ready once started, and following MOVED to the namespace\'s primary is no error', async () => {
+  const otel = memoryMetrics();
+  // Namespaces on different primaries: the reader's first connection goes to one primary and
+  // follows MOVED to the owner for all but the namespace that the first one holds. Waiting for
+  // the Cluster client to learn its nodes first is start-up, not an error either.
+  const started = await Promise.all(['m1', 'm2', 'm3', 'm4'].map((namespace) =>
+    startApp(undefined, { redis: clusterClient(), namespace, timeoutMs: 3000, pingMs: 1000, metrics: otel.meter })));
+  apps.push(...started);
+  for (const a of started) {
+    expect(a.broadcaster.health()).toMatchObject({ ready: true, redis: 'up', reader: 'running' });
+    const onA = await a.connect(['t']);
+    await a.broadcaster.broadcastTo('t', { data: 'x' });
+    await onA.take(1);
+  }
+  // At least one reader did follow a MOVED (it opened a second connection).
+  expect(started.map((a) => a.broadcaster.stats().subscriberConnections).some((n) => n > 1)).toBe(true);
+  const recorded = await otel.read();
+  expect(recorded.get('ssekit.redis.reader.lag')?.[0]?.count).toBe(4);
+  expect(recorded.get('ssekit.redis.errors')).toBeUndefined();
 });
 
 test('a primary failover during broadcasts: every acknowledged event reaches its clients, or they are told of the gap', async () => {
