@@ -21,7 +21,17 @@ import {
   type SseSchemas,
   type StoredEvent,
 } from '@ssekit/core';
-import { Registry, assertKnownOptions, assertTopic, eventValidator, type EventValidator, type ReplayGateStats } from '@ssekit/core/integration';
+import {
+  Registry,
+  assertKnownOptions,
+  assertTopic,
+  eventValidator,
+  kObserveDeliveries,
+  type DeliveryObserver,
+  type EventValidator,
+  type ObservableDeliveries,
+  type ReplayGateStats,
+} from '@ssekit/core/integration';
 import { Redis, type RedisOptions } from 'ioredis';
 import { encodeBody } from './entry.js';
 import { RedisUnavailableError } from './errors.js';
@@ -136,7 +146,7 @@ export interface RedisBroadcasterStats {
  * (`expressSse({ hub })` types `sse.hub` by `E`). The map is only ever given, never inferred
  * from `schemas`.
  */
-export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadcaster<E>, Replayer {
+export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadcaster<E>, Replayer, ObservableDeliveries {
   /** The namespace. */
   readonly namespace: string;
   private readonly keys: NamespaceKeys;
@@ -148,6 +158,7 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
   private readonly validate: EventValidator | undefined;
   private publishedCount = 0;
   private closing: Promise<void> | undefined;
+  private observers: DeliveryObserver[] | undefined;
 
   constructor(options: RedisBroadcasterOptions<NoInfer<E>>) {
     const settings = resolveStreamOptions(options, ['pingMs', 'lingerMs', 'onError', 'schemas', 'metrics'] satisfies (keyof RedisBroadcasterOptions)[]);
@@ -298,6 +309,19 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
    */
   health(): RedisHealth {
     return healthOf(this.history.link, this.interest.readerState, this.closing !== undefined);
+  }
+
+  /**
+   * Adds a delivery observer: the `metrics` of a handler using this broadcaster as its hub count
+   * `ssekit.events.broadcast` and `ssekit.events.delivered` from it. Each event this instance
+   * delivers to its own connections (from its subscription or a catch-up) is one broadcast.
+   */
+  [kObserveDeliveries](observer: DeliveryObserver): void {
+    if (this.observers?.includes(observer)) return;
+    const observers = (this.observers = [...(this.observers ?? []), observer]);
+    this.interest.onDelivered = (written) => {
+      for (const observe of observers) observe(written);
+    };
   }
 
   /** What this instance has done so far; see {@link RedisBroadcasterStats}. */

@@ -76,6 +76,11 @@ export interface InterestCounters {
 
 /** The channels an instance receives, the position they are delivered up to, and the catch-up. */
 export class Interest {
+  /**
+   * Told, after each event delivered to local connections (live or caught up), how many it
+   * wrote: the handlers' `ssekit.events.*` counters. Unset until a handler with metrics asks.
+   */
+  onDelivered: ((written: number) => void) | undefined;
   private readonly options: InterestOptions;
   private readonly feeds = new Map<string, Feed>();
   private readonly untargeted: Feed;
@@ -223,8 +228,9 @@ export class Interest {
     if (this.position !== undefined && compareStreamIds(id, this.position) <= 0) return;
     this.position = id;
     if (compareStreamIds(id, this.known) > 0) this.known = id;
-    this.options.local.deliver(payload, id, feed.topic);
+    const written = this.options.local.deliver(payload, id, feed.topic);
     this.metrics?.delivered(id);
+    this.onDelivered?.(written);
   };
 
   /**
@@ -291,8 +297,9 @@ export class Interest {
       if (this.position !== undefined && compareStreamIds(entry.id, this.position) <= 0) continue;
       this.advance(entry.id);
       this.counters.caughtUp++;
-      this.options.local.deliver(entry.bytes, entry.id, feed.topic);
+      const written = this.options.local.deliver(entry.bytes, entry.id, feed.topic);
       this.metrics?.delivered(entry.id);
+      this.onDelivered?.(written);
     }
   }
 

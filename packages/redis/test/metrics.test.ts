@@ -167,3 +167,35 @@ test('two broadcasters on one meter record into the same instruments; a meter th
   }
   expect(() => new RedisBroadcaster({ redis: { host: '127.0.0.1', port: redis.port }, metrics: {} as never })).toThrow(SseOptionsError);
 });
+
+test("a handler's metrics count the events a RedisBroadcaster hub delivers on this instance, from both instances' broadcasts", async () => {
+  const otel = memoryMetrics();
+  const redisOptions = { host: '127.0.0.1', port: redis.port };
+  const local = new RedisBroadcaster({ redis: redisOptions, namespace: 'deliveries' });
+  const other = new RedisBroadcaster({ redis: redisOptions, namespace: 'deliveries' });
+  const handler = createSseHandler({ hub: local, replayer: local, heartbeatMs: 0, metrics: otel.meter });
+  const server = createServer((req, res) => {
+    const topics = new URL(req.url ?? '/', 'http://x').searchParams.getAll('topic');
+    void handler.open(req, res, { topics });
+  });
+  const clients: SseClient[] = [];
+  try {
+    const url = `${(await listen(server)).url}/`;
+    await Promise.all([local.ready(), other.ready()]);
+    clients.push(await connect(`${url}?topic=a`), await connect(`${url}?topic=a`), await connect(`${url}?topic=b`));
+    await waitFor(() => local.connectionCount() === 3, 2000, 'registration');
+    await local.broadcastTo('a', { data: 'one' });
+    await other.broadcastTo('a', { data: 'two' });
+    await other.broadcast({ data: 'everyone' });
+    // A topic nobody here subscribes to is not received, so not counted.
+    await other.broadcastTo('c', { data: 'elsewhere' });
+    await Promise.all([clients[0]!.take(3), clients[1]!.take(3), clients[2]!.take(1)]);
+    expect(await otel.value('ssekit.events.broadcast')).toBe(3);
+    expect(await otel.value('ssekit.events.delivered')).toBe(7);
+  } finally {
+    for (const client of clients) client.close();
+    await handler.close();
+    await Promise.all([local.close(), other.close()]);
+    await new Promise((resolve) => server.close(resolve));
+  }
+});
