@@ -158,12 +158,25 @@ function targetLines(result, bullet) {
   });
 }
 
+/** N, M and the burst B of a cell key `NxM` or `NxMbB`. */
+function parseCellKey(cell) {
+  const match = /^(\d+)x(\d+)(?:b(\d+))?$/.exec(cell);
+  return match ? { n: Number(match[1]), m: Number(match[2]), burst: Number(match[3] ?? 1) } : { n: NaN, m: NaN, burst: 1 };
+}
+
+/** Deliveries a second a cell asks for: N x M. */
+const expectedRate = (cell) => {
+  const { n, m } = parseCellKey(cell);
+  return n * m;
+};
+
 export function renderTable(result) {
   const head = COLUMNS.map(([h]) => h);
   const out = [describe(result)];
   for (const cell of result.options.cells) {
-    const [n, m] = cell.split('x');
-    out.push('', `N=${n} connections, M=${m} events/s (expected ${kilo(n * m)} deliveries/s)`, textTable(head, rows(result, cell)));
+    const { n, m, burst } = parseCellKey(cell);
+    const bursts = burst > 1 ? ` in bursts of ${burst}` : '';
+    out.push('', `N=${n} connections, M=${m} events/s${bursts} (expected ${kilo(n * m)} deliveries/s)`, textTable(head, rows(result, cell)));
   }
   if (Object.keys(result.memory ?? {}).length) out.push('', 'Idle connections (memory minus the same server with none)', textTable(MEMORY_HEAD, memoryRows(result)));
   if (result.targets.length) out.push('', 'Targets', ...targetLines(result, '  '));
@@ -181,8 +194,8 @@ export function renderMarkdown(result) {
     `Command: \`${result.command}\``,
   ];
   for (const cell of result.options.cells) {
-    const [n, m] = cell.split('x');
-    out.push('', `#### N = ${n} streams, M = ${m} events/s`, '', mdTable(head, rows(result, cell)));
+    const { n, m, burst } = parseCellKey(cell);
+    out.push('', `#### N = ${n} streams, M = ${m} events/s${burst > 1 ? ` in bursts of ${burst}` : ''}`, '', mdTable(head, rows(result, cell)));
   }
   if (Object.keys(result.memory ?? {}).length) out.push('', '#### Idle streams', '', mdTable(MEMORY_HEAD, memoryRows(result)));
   if (result.targets.length) out.push('', '#### Targets', '', ...targetLines(result, '- '));
@@ -251,11 +264,11 @@ export function renderSvg(result) {
   const servers = result.options.servers;
   const width = Math.max(960, 96 + cells.length * (servers.length * 22 + 28));
   const panelH = 300;
-  const perRow = 3;
+  const perRow = 2;
   const legendH = 16 + Math.ceil(servers.length / perRow) * 20;
   const height = 64 + panelH * 2 + legendH;
   const m = (cell, s) => med(result, cell, s);
-  const expected = (cell) => cell.split('x').reduce((a, b) => a * Number(b), 1);
+  const expected = expectedRate;
   const o = result.options;
   const body = [
     `<rect width="100%" height="100%" fill="#ffffff"/>`,
