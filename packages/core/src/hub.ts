@@ -9,7 +9,7 @@ import { SseOptionsError } from './errors.js';
 import { formatEventBody, formatIdLine, withIdLine } from './format.js';
 import { assertKnownOptions, keysOf } from './option-keys.js';
 import { Registry } from './registry.js';
-import { isReplayer, type SyncReplayer } from './replayer.js';
+import { isReplayer, kAsyncStore, type SyncReplayer } from './replayer.js';
 import { kObserveDeliveries, type DeliveryObserver, type ObservableDeliveries } from './metrics.js';
 import { assertTopic } from './topic.js';
 import { eventValidator, type EventValidator, type SseSchemas } from './validation.js';
@@ -26,7 +26,9 @@ export type BroadcastToHook = (topic: string, event: SseEvent) => SseEvent | nul
 export interface HubOptions<E extends EventMap = AnyEvents> {
   /**
    * Stores every broadcast before delivery, so clients receive the replayer's id and can resume
-   * with `Last-Event-ID`. Must store synchronously (as {@link MemoryReplayer} does).
+   * with `Last-Event-ID`. Must store synchronously (as {@link MemoryReplayer} does); one marked
+   * as asynchronous (`RedisReplayer`, `RedisBroadcaster`) is refused here with an
+   * `SseOptionsError`. Default: none (no ids, no replay).
    */
   replayer?: SyncReplayer;
   /** See {@link Hub.onBroadcast}. */
@@ -78,6 +80,13 @@ export class Hub<E extends EventMap = AnyEvents> implements Broadcaster<E>, Obse
     assertKnownOptions(options, HUB_KEYS);
     if (options.replayer !== undefined && !isReplayer(options.replayer)) {
       throw new SseOptionsError('replayer', options.replayer, 'must implement store() and replay()');
+    }
+    if (options.replayer !== undefined && (options.replayer as { [kAsyncStore]?: unknown })[kAsyncStore] === true) {
+      throw new SseOptionsError(
+        'replayer',
+        options.replayer,
+        'stores asynchronously, and the in-memory Hub needs a replayer whose store() is synchronous (MemoryReplayer); with Redis, use the RedisBroadcaster as hub and replayer, or give the replayer to the adapter and broadcast what it stored',
+      );
     }
     this.replayer = options.replayer;
     this.onBroadcast = options.onBroadcast;

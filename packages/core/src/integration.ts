@@ -18,6 +18,7 @@ export { ReplayGate, DEFAULT_MAX_CONCURRENT_REPLAYS, DEFAULT_MAX_REPLAY_EVENTS, 
 export { heartbeatStats } from './heartbeat.js';
 export { brandError } from './errors.js';
 export { eventValidator, type EventValidator } from './validation.js';
+export { kAsyncStore } from './replayer.js';
 export { isMeter, kObserveDeliveries, type DeliveryObserver, type ObservableDeliveries } from './metrics.js';
 export type { StreamRequest, OpenConnection, SseHandler } from './handler.js';
 export { handlerApi } from './adapter.js';

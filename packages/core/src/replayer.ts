@@ -52,6 +52,13 @@ export interface SyncReplayer extends Replayer {
   store(event: SseEvent, topic?: string): StoredEvent;
 }
 
+/**
+ * The key of a replayer's `[kAsyncStore]: true`: its `store()` always completes later (in Redis,
+ * say), so an in-memory {@link Hub} cannot store through it. The `Hub` checks it when it is
+ * created, to fail at setup rather than at the first broadcast.
+ */
+export const kAsyncStore: unique symbol = Symbol.for('ssekit.asyncStore');
+
 /** Duck-type check for {@link Replayer}. */
 export function isReplayer(value: unknown): value is Replayer {
   return (

@@ -26,6 +26,7 @@ import {
   assertKnownOptions,
   assertTopic,
   eventValidator,
+  kAsyncStore,
   kObserveDeliveries,
   type DeliveryObserver,
   type EventValidator,
@@ -149,6 +150,8 @@ export interface RedisBroadcasterStats {
 export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadcaster<E>, Replayer, ObservableDeliveries {
   /** The namespace. */
   readonly namespace: string;
+  /** Marks `store()` as asynchronous: an in-memory `Hub` refuses this replayer at setup. */
+  readonly [kAsyncStore] = true;
   private readonly keys: NamespaceKeys;
   private readonly local = new Registry();
   private readonly history: History;

@@ -11,7 +11,7 @@ import {
   type SseEvent,
   type StoredEvent,
 } from '@ssekit/core';
-import { assertTopic } from '@ssekit/core/integration';
+import { assertTopic, kAsyncStore } from '@ssekit/core/integration';
 import type { RedisOptions } from 'ioredis';
 import { encodeBody } from './entry.js';
 import { History } from './history.js';
@@ -52,6 +52,8 @@ export interface RedisReplayerOptions extends RedisStreamOptions {
 export class RedisReplayer implements Replayer {
   /** The namespace. */
   readonly namespace: string;
+  /** Marks `store()` as asynchronous: an in-memory `Hub` refuses this replayer at setup. */
+  readonly [kAsyncStore] = true;
   private readonly history: History;
   private readonly reader: ReplayReader;
   private closing: Promise<void> | undefined;

@@ -193,3 +193,23 @@ test('a stream opened with replay: false neither exposes Last-Event-ID nor waits
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('an in-memory Hub refuses a Redis replayer or broadcaster as its replayer at setup, with what to do instead', async () => {
+  const replayer = new RedisReplayer({ redis: options(), namespace: 'hub-setup' });
+  const broadcaster = new RedisBroadcaster({ redis: options(), namespace: 'hub-setup' });
+  try {
+    for (const given of [replayer, broadcaster]) {
+      // As plain JavaScript would: the types already refuse it.
+      const attempt = () => new Hub({ replayer: given as never });
+      expect(attempt).toThrow(SseOptionsError);
+      expect(attempt).toThrow(/store\(\) is synchronous.*RedisBroadcaster as hub and replayer/);
+    }
+    // Given to the adapter instead, the replayer serves replays next to an in-memory hub.
+    const hub = new Hub();
+    const handler = createSseHandler({ hub, replayer });
+    await handler.close();
+  } finally {
+    await replayer.close();
+    await broadcaster.close();
+  }
+});
