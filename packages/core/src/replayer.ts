@@ -54,7 +54,7 @@ export interface SyncReplayer extends Replayer {
 
 /**
  * The key of a replayer's `[kAsyncStore]: true`: its `store()` always completes later (in Redis,
- * say), so an in-memory {@link Hub} cannot store through it. The `Hub` checks it when it is
+ * say), so an in-memory `Hub` cannot store through it. The `Hub` checks it when it is
  * created, to fail at setup rather than at the first broadcast.
  */
 export const kAsyncStore: unique symbol = Symbol.for('ssekit.asyncStore');
