@@ -367,7 +367,13 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
     this.validate?.(event);
     const body = encodeBody(event);
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed; the event was not sent', false);
-    await this.started('the event');
+    try {
+      await this.started('the event');
+    } catch (error) {
+      // Redis was never reached: a broadcast it did not take, as for a failed publish.
+      this.history.failed('publish');
+      throw error;
+    }
     const id = await this.history.publish(topic, body, true);
     this.publishedCount++;
     this.interest.published(id);

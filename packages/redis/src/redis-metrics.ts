@@ -10,7 +10,7 @@
  *   after a break (those record the break's length). The two clocks are Redis's and this
  *   host's: a skew between them shifts every value (a value below zero is recorded as 0).
  * - `ssekit.redis.errors` (counter, attribute `operation`): Redis operations that failed, one
- *   per incident: `publish` (a broadcast Redis did not take), `replay` (a replay read),
+ *   per incident: `publish` (a broadcast Redis did not take, or that failed because Redis was never reached), `replay` (a replay read),
  *   `subscribe` (subscribing channels on the reader's connection), `catchup` (the read after a
  *   break), `connection` (the reader's connection could not be opened, or was lost).
  * - `ssekit.redis.catchups` (counter, attribute `outcome`: `ok`, `gap`): catch-ups after the

@@ -199,3 +199,26 @@ test("a handler's metrics count the events a RedisBroadcaster hub delivers on th
     await new Promise((resolve) => server.close(resolve));
   }
 });
+
+test('a broadcast made while Redis was never reached counts as a publish error', async () => {
+  // A port a redis-server just left: nothing answers there.
+  const gone = await RedisServer.start();
+  const port = gone.port;
+  await gone.dispose();
+  const otel = memoryMetrics();
+  const broadcaster = new RedisBroadcaster({
+    redis: { host: '127.0.0.1', port, retryStrategy: () => 100 },
+    namespace: 'never',
+    timeoutMs: 200,
+    onError: () => {},
+    metrics: otel.meter,
+  });
+  try {
+    await expect(broadcaster.broadcast({ data: 'x' })).rejects.toMatchObject({ code: 'unavailable', stored: false });
+    await expect(broadcaster.broadcastTo('a', { data: 'y' })).rejects.toMatchObject({ code: 'unavailable' });
+    expect(await otel.value('ssekit.redis.errors', { operation: 'publish' })).toBe(2);
+    expect(broadcaster.health().ready).toBe(false);
+  } finally {
+    await broadcaster.close();
+  }
+});
