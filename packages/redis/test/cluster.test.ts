@@ -8,6 +8,7 @@ import { RedisUnavailableError } from '@ssekit/redis';
 import type { Cluster } from 'ioredis';
 import { startApp, type App } from './app';
 import { RedisCluster } from '@ssekit/testkit/redis-cluster';
+import { killClientNamed } from '@ssekit/testkit/redis-server';
 import { waitFor as eventually, type SseClient } from '@ssekit/testkit';
 import { memoryMetrics } from '@ssekit/testkit/metrics';
 
@@ -182,9 +183,7 @@ test('a failover to a replica that missed acknowledged events: streams that lack
   await admin.call('CLIENT', 'KILL', 'TYPE', 'replica');
   const connected = Number(/connected_clients:(\d+)/.exec((await admin.info('clients')) as string)![1]);
   await admin.config('SET', 'maxclients', String(connected - 1));
-  const list = (await admin.client('LIST')) as string;
-  const subscriberId = /(?:^| )id=(\d+)/.exec(list.split('\n').find((line) => / name=lagging-b:sub /.test(line)) ?? '')?.[1];
-  await admin.call('CLIENT', 'KILL', 'ID', subscriberId!);
+  await killClientNamed(admin, 'lagging-b:sub');
   const unreplicated: string[] = [];
   for (let i = 0; i < 5; i++) unreplicated.push((await a.broadcaster.broadcastTo('t', { data: `only on the old primary ${i}` })).id);
   await cluster.kill(primary);

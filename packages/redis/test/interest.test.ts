@@ -108,14 +108,7 @@ test('a catch-up over more topics than one script call reads (300) delivers them
   const b = await app('manyB');
   const topics = Array.from({ length: 300 }, (_, i) => `many-${i}`);
   const client = await a.connect(topics);
-  const admin = redis.client();
-  try {
-    const list = (await admin.client('LIST')) as string;
-    const id = /(?:^| )id=(\d+)/.exec(list.split('\n').find((line) => / name=manyA:sub /.test(line)) ?? '')?.[1];
-    await admin.call('CLIENT', 'KILL', 'ID', id!);
-  } finally {
-    admin.disconnect();
-  }
+  await redis.killClient('manyA:sub');
   // While A's subscriber is away, events on the first, a middle and the last topics.
   const sent: string[] = [];
   for (const topic of ['many-299', 'many-0', 'many-150', 'many-299']) sent.push((await b.broadcaster.broadcastTo(topic, { data: topic })).id);
@@ -179,14 +172,7 @@ test('loss while connected: streams of a topic trimmed while the subscription wa
   await both.take(1);
 
   // A's subscriber is away (300 ms): meanwhile `trimmed` gets more than it keeps, `kept` a few.
-  const admin = redis.client();
-  try {
-    const list = (await admin.client('LIST')) as string;
-    const id = /(?:^| )id=(\d+)/.exec(list.split('\n').find((line) => / name=lossA:sub /.test(line)) ?? '')?.[1];
-    await admin.call('CLIENT', 'KILL', 'ID', id!);
-  } finally {
-    admin.disconnect();
-  }
+  await redis.killClient('lossA:sub');
   const missed: string[] = [];
   for (let i = 0; i < 8; i++) await b.broadcaster.broadcastTo('trimmed', { data: `lost${i}` });
   for (let i = 0; i < 3; i++) missed.push((await b.broadcaster.broadcastTo('kept', { data: `k${i}` })).id);
