@@ -367,14 +367,15 @@ export class RedisBroadcaster<E extends EventMap = AnyEvents> implements Broadca
     this.validate?.(event);
     const body = encodeBody(event);
     if (this.closing) throw new RedisUnavailableError('RedisBroadcaster is closed; the event was not sent', false);
+    let id: string;
     try {
       await this.started('the event');
+      id = await this.history.publish(topic, body, true);
     } catch (error) {
-      // Redis was never reached: a broadcast it did not take, as for a failed publish.
+      // A broadcast Redis did not take, also when it was never reached.
       this.history.failed('publish');
       throw error;
     }
-    const id = await this.history.publish(topic, body, true);
     this.publishedCount++;
     this.interest.published(id);
     return { ...event, id };

@@ -83,27 +83,17 @@ export class History {
     return this.link.client;
   }
 
+  /** Counts a failed publish or replay read of this history's owner (no-op without metrics). */
+  failed(operation: Extract<RedisOperation, 'publish' | 'replay'>): void {
+    this.onFailure?.(operation);
+  }
+
   /**
    * Stores an encoded event for `topic` (untargeted: `undefined`) and, with `announce`, sends
    * it to the subscribers of its channel; resolves with its id.
    * @throws {RedisUnavailableError} when Redis does not take it; see its `stored` field.
    */
   async publish(topic: string | undefined, body: string, announce: boolean): Promise<string> {
-    if (this.onFailure === undefined) return this.store(topic, body, announce);
-    try {
-      return await this.store(topic, body, announce);
-    } catch (error) {
-      this.onFailure('publish');
-      throw error;
-    }
-  }
-
-  /** Counts a failed Redis operation of this history's owner (no-op without metrics). */
-  failed(operation: Extract<RedisOperation, 'publish' | 'replay'>): void {
-    this.onFailure?.(operation);
-  }
-
-  private async store(topic: string | undefined, body: string, announce: boolean): Promise<string> {
     const { timeoutMs } = this.settings;
     await this.link.whenReady(timeoutMs, 'the event');
     this.counters.publishes++;

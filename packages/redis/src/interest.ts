@@ -228,9 +228,7 @@ export class Interest {
     if (this.position !== undefined && compareStreamIds(id, this.position) <= 0) return;
     this.position = id;
     if (compareStreamIds(id, this.known) > 0) this.known = id;
-    const written = this.options.local.deliver(payload, id, feed.topic);
-    this.metrics?.delivered(id);
-    this.onDelivered?.(written);
+    this.deliverLocal(payload, id, feed.topic);
   };
 
   /**
@@ -297,10 +295,15 @@ export class Interest {
       if (this.position !== undefined && compareStreamIds(entry.id, this.position) <= 0) continue;
       this.advance(entry.id);
       this.counters.caughtUp++;
-      const written = this.options.local.deliver(entry.bytes, entry.id, feed.topic);
-      this.metrics?.delivered(entry.id);
-      this.onDelivered?.(written);
+      this.deliverLocal(entry.bytes, entry.id, feed.topic);
     }
+  }
+
+  /** Writes one event to this instance's connections, and records it (lag, delivery counts). */
+  private deliverLocal(bytes: Uint8Array, id: string, topic: string | undefined): void {
+    const written = this.options.local.deliver(bytes, id, topic);
+    this.metrics?.delivered(id);
+    this.onDelivered?.(written);
   }
 
   /** Closes the local connections of `feeds` (every connection with `undefined`); returns how many. */
