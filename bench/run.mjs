@@ -25,7 +25,7 @@ import { createHistogram, merge, percentile } from '@ssekit/harness/histogram';
 import { fileLimits, killAll, killAllOnSignals, start } from '@ssekit/harness/procs';
 import { runtimeCommand } from '@ssekit/harness/runtimes';
 import { allServers, available } from './lib/servers.mjs';
-import { evaluateTargets, renderMarkdown, renderSvg, renderTable } from './lib/report.mjs';
+import { evaluateTargets, parseCell, renderMarkdown, renderSvg, renderTable } from './lib/report.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const SERVERS = allServers();
@@ -91,9 +91,9 @@ function options(argv) {
   opts.skipped = requested.filter((s) => !available(SERVERS, s));
   opts.servers = requested.filter((s) => built.includes(s));
   opts.cells = (opts.cells ?? ALL_CELLS).map((c) => {
-    const m = /^(\d+)x(\d+)(?:b(\d+))?$/.exec(c);
-    if (!m) throw new Error(`bad cell ${c}: use NxM or NxMbB, e.g. 1000x50 or 1000x200b10`);
-    return { n: Number(m[1]), m: Number(m[2]), burst: Number(m[3] ?? 1), key: c };
+    const cell = parseCell(c);
+    if (!cell) throw new Error(`bad cell ${c}: use NxM or NxMbB, e.g. 1000x50 or 1000x200b10`);
+    return cell;
   });
   for (const [k, min, max] of [['duration', 0.2, 600], ['warmup', 0, 60], ['runs', 1, 20], ['memory', 0, 30_000]]) {
     if (!(opts[k] >= min && opts[k] <= max)) throw new Error(`--${k} must be between ${min} and ${max}`);

@@ -158,10 +158,15 @@ function targetLines(result, bullet) {
   });
 }
 
-/** N, M and the burst B of a cell key `NxM` or `NxMbB`. */
-function parseCellKey(cell) {
+/** N, M and the burst B of a cell key `NxM` or `NxMbB`; `undefined` for anything else. */
+export function parseCell(cell) {
   const match = /^(\d+)x(\d+)(?:b(\d+))?$/.exec(cell);
-  return match ? { n: Number(match[1]), m: Number(match[2]), burst: Number(match[3] ?? 1) } : { n: NaN, m: NaN, burst: 1 };
+  return match ? { n: Number(match[1]), m: Number(match[2]), burst: Number(match[3] ?? 1), key: cell } : undefined;
+}
+
+/** {@link parseCell} of a key this run measured. */
+function parseCellKey(cell) {
+  return parseCell(cell) ?? { n: NaN, m: NaN, burst: 1, key: cell };
 }
 
 /** Deliveries a second a cell asks for: N x M. */
