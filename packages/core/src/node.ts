@@ -4,6 +4,7 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
+import { frameChunk } from './chunk-framing.js';
 import { SseConnection, type Connection } from './connection.js';
 import { SseClosedError } from './errors.js';
 import type { SseHeaders } from './headers.js';
@@ -86,6 +87,21 @@ export function nodeSink(req: NodeRequest, res: NodeResponse): SseSink {
 }
 
 type Flushable = { flush?: () => void };
+/** What the sink uses of an HTTP/1 socket it writes to directly. */
+type DirectSocket = NonNullable<ServerResponse['socket']> & { _httpMessage?: unknown };
+
+/** True on Node.js itself; Bun and Deno emulate `node:http` with other internals. */
+const ON_NODE = typeof process !== 'undefined' && process.release?.name === 'node' && !('bun' in process.versions) && !('deno' in process.versions);
+
+/**
+ * True when `res.write` is Node's own (`OutgoingMessage.prototype.write`): nothing (compression,
+ * a logger, a framework's subclass) wraps it to see or change the bytes.
+ */
+function hasNodeWrite(res: ServerResponse): boolean {
+  let proto: object | null = res;
+  while (proto !== null && !Object.prototype.hasOwnProperty.call(proto, 'write')) proto = Object.getPrototypeOf(proto) as object | null;
+  return proto !== null && proto !== res && Object.prototype.hasOwnProperty.call(proto, '_writeRaw');
+}
 type WriteFn = (this: NodeResponse, chunk: Uint8Array) => boolean;
 
 const FINISHED: Promise<void> = Promise.resolve();
@@ -126,6 +142,14 @@ class NodeSink implements SseSink {
    * object that was corked even if the response has let go of its socket meanwhile.
    */
   private corkTarget: { cork(): void; uncork(): void } | undefined;
+  /**
+   * The HTTP/1 socket that event bytes are written to directly, framed as chunks here, when
+   * `res.write` would do just that: Node's own `write`, chunked encoding, and the response is
+   * the one on its socket (not one queued behind another on a pipelined connection). A framed
+   * chunk is one socket write, where `res.write` makes four and joins them in a `writev`. The
+   * bytes on the wire are the same; `res.end()` still writes the last chunk.
+   */
+  private direct: DirectSocket | undefined;
 
   constructor(req: NodeRequest, res: NodeResponse) {
     this.req = req;
@@ -163,6 +187,8 @@ class NodeSink implements SseSink {
       socket?.setKeepAlive(true);
       h1.flushHeaders();
       this.corkTarget = h1.socket ?? undefined;
+      const own = h1.socket as DirectSocket | null;
+      if (ON_NODE && !this.hasFlush && own !== null && own._httpMessage === h1 && h1.chunkedEncoding === true && hasNodeWrite(h1)) this.direct = own;
     } else if (this.h2) {
       // The compatibility API sends the HEADERS frame from writeHead().
       this.h2.stream.setTimeout(0);
@@ -171,12 +197,20 @@ class NodeSink implements SseSink {
   }
 
   write(chunk: Uint8Array): boolean {
-    const ok = this.writeFn.call(this.res, chunk);
+    const direct = this.direct;
+    let ok: boolean;
+    if (direct !== undefined) {
+      // An empty chunk would end the body; `res.write` writes nothing for one either.
+      if (chunk.length === 0) return true;
+      ok = direct.write(frameChunk(chunk));
+    } else ok = this.writeFn.call(this.res, chunk);
     // 'drain' only ever follows a write that returned false, so the listener is added then:
     // most streams never fill their buffer, and an idle stream stays smaller without it.
     if (!ok && !this.drainBound && this.onDrain) {
       this.drainBound = true;
-      this.res.on('drain', this.onDrain);
+      // Direct writes fill the socket's buffer, which the response's 'drain' does not report.
+      if (direct !== undefined) direct.on('drain', this.onDrain);
+      else this.res.on('drain', this.onDrain);
     }
     return ok;
   }
@@ -248,6 +282,9 @@ class NodeSink implements SseSink {
   };
 
   private readonly handleClose = (): void => {
+    // A kept-alive socket outlives the response: it must not call into a closed connection.
+    if (this.direct !== undefined && this.drainBound && this.onDrain) this.direct.off('drain', this.onDrain);
+    this.direct = undefined;
     const onClose = this.onClose;
     this.onClose = undefined;
     const error = this.errored;
