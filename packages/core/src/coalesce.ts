@@ -1,10 +1,12 @@
 /**
  * Coalescing of broadcast writes: the one place that decides when a connection's writes leave.
  *
- * The first broadcast a connection gets in a tick is written at once: most ticks carry one
- * event, and corking it would only add work. From the second one in the same tick on, the
- * connection is corked, and every corked connection is uncorked together when the tick ends, so
- * a burst leaves in one write per connection.
+ * The first broadcast a connection gets in a tick is written at once when its transport joins a
+ * tick's writes by itself (Node's `res.write` does): most ticks carry one event, and corking it
+ * would only add work. From the second one in the same tick on, the connection is corked, and
+ * every corked connection is uncorked together when the tick ends, so a burst leaves in one
+ * write per connection. A transport that writes through (a system call per write) is corked
+ * from the first write of the tick instead.
  *
  * With a coalescing window (`coalesceMs`), a connection holds its writes itself, and one timer
  * per window length ends the window of every connection that wrote in it.
@@ -28,9 +30,10 @@ export interface Coalescer {
   /**
    * Called before each broadcast write to `member`. `stamp` is what this returned for the
    * member's previous write (`-1` before the first); the result is passed on the next write.
-   * Corks the member when this write should wait, and uncorks it when the wait ends.
+   * Corks the member when this write should wait, and uncorks it when the wait ends. With
+   * `corkFirst`, the first write of the tick waits too.
    */
-  beforeWrite(member: Corkable, stamp: number): number;
+  beforeWrite(member: Corkable, stamp: number, corkFirst?: boolean): number;
 }
 
 /** The stamp of a connection that has not had a broadcast write yet. */
@@ -55,14 +58,14 @@ export function createCoalescer(): Coalescer {
   };
 
   return {
-    beforeWrite(member, stamp) {
+    beforeWrite(member, stamp, corkFirst = false) {
       if (!scheduled) {
         scheduled = true;
         process.nextTick(endTick);
       }
       const wrote = tick * 2;
-      if (stamp < wrote) return wrote;
-      if (stamp === wrote) {
+      if (stamp < wrote && !corkFirst) return wrote;
+      if (stamp <= wrote) {
         // A second event in this tick: hold this one and the rest until the tick ends.
         member[kCork]();
         corked.push(member);

@@ -156,6 +156,8 @@ export class SseConnection implements UntypedConnection, HeartbeatMember, Corkab
   private gap = false;
   private wroteSinceHeartbeat = false;
   private isCorked = false;
+  /** The sink writes through ({@link SseSink.writesThrough}): every write of a tick is corked to its end. */
+  private corkFirst = false;
   /** The coalescer's stamp of this connection's last broadcast write. */
   private stamp = NO_STAMP;
   /** The last write returned false and no `drain` came since. */
@@ -204,6 +206,7 @@ export class SseConnection implements UntypedConnection, HeartbeatMember, Corkab
     }
     sink.bind(this.onDrain, this.onTransportClose);
     sink.open(streamHeaders(sink.http2, resolved.headers));
+    this.corkFirst = sink.writesThrough === true;
     if (resolved.retryMs !== undefined) this.writeRaw(formatEvent({ retry: resolved.retryMs }));
     this.sink.flush();
     if (this.heartbeatMs > 0 && this.reason === undefined) joinHeartbeat(this, this.heartbeatMs);
@@ -350,7 +353,7 @@ export class SseConnection implements UntypedConnection, HeartbeatMember, Corkab
     if (this.coalesceMs !== 0 || (this.held !== undefined && !this.held.empty) || (conflateKey !== undefined && this.needDrain)) {
       return this.hold(bytes, conflateKey);
     }
-    this.stamp = defaultCoalescer.beforeWrite(this, this.stamp);
+    if (!this.corkFirst) this.stamp = defaultCoalescer.beforeWrite(this, this.stamp);
     this.writeRaw(bytes);
     return this.reason === undefined;
   }
@@ -417,8 +420,11 @@ export class SseConnection implements UntypedConnection, HeartbeatMember, Corkab
   }
 
   /** Writes bytes, enforcing the slow-client limit. Returns the transport's backpressure bit. */
-  private writeRaw(bytes: Uint8Array): boolean {
+  private writeRaw(bytes: Uint8Array, joinTick = true): boolean {
     if (this.reason !== undefined) return false;
+    // Through a sink that writes through, what is written in one tick leaves at its end, in one
+    // write. A window's end writes once per connection already (`joinTick` false).
+    if (this.corkFirst && joinTick && !this.isCorked) this.stamp = defaultCoalescer.beforeWrite(this, this.stamp, true);
     const size = bytes.length;
     const overhead = this.sink.writeOverhead;
     // The bound only ever over-counts (the transport drains in between), so while it stays
@@ -482,7 +488,7 @@ export class SseConnection implements UntypedConnection, HeartbeatMember, Corkab
 
   /** Writes everything held, in one write. */
   private writeHeld(): void {
-    this.writeRaw(this.held!.take());
+    this.writeRaw(this.held!.take(), false);
   }
 
   /** What a write resolves with: at once, or once the transport drains (or closes). */

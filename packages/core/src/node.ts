@@ -4,13 +4,13 @@
  */
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Http2ServerRequest, Http2ServerResponse } from 'node:http2';
-import { frameChunk } from './chunk-framing.js';
 import { SseConnection, type Connection } from './connection.js';
 import { SseClosedError } from './errors.js';
 import type { SseHeaders } from './headers.js';
 import { lastEventIdFrom } from './last-event-id.js';
 import type { ConnectionOptions } from './options.js';
 import type { Provider } from './provider.js';
+import { frameChunk, joinChunks } from './shared-bytes.js';
 import type { SseSink } from './sink.js';
 
 /** A Node.js request: HTTP/1 or the HTTP/2 compatibility API. */
@@ -150,6 +150,16 @@ class NodeSink implements SseSink {
    * bytes on the wire are the same; `res.end()` still writes the last chunk.
    */
   private direct: DirectSocket | undefined;
+  /** {@link SseSink.writesThrough}: true while writes go to the socket directly. */
+  writesThrough = false;
+  /** Open `cork()` calls; while above 0, direct writes are held here and leave at the last `uncork()`. */
+  private corks = 0;
+  /** The first write held while corked (most ticks hold one), then {@link NodeSink.heldMore}. */
+  private heldFirst: Uint8Array | undefined;
+  /** The writes held after the first, with it, when there are two or more. */
+  private heldMore: Uint8Array[] | undefined;
+  /** Bytes held while corked. */
+  private heldSize = 0;
 
   constructor(req: NodeRequest, res: NodeResponse) {
     this.req = req;
@@ -188,7 +198,10 @@ class NodeSink implements SseSink {
       h1.flushHeaders();
       this.corkTarget = h1.socket ?? undefined;
       const own = h1.socket as DirectSocket | null;
-      if (ON_NODE && !this.hasFlush && own !== null && own._httpMessage === h1 && h1.chunkedEncoding === true && hasNodeWrite(h1)) this.direct = own;
+      if (ON_NODE && !this.hasFlush && own !== null && own._httpMessage === h1 && h1.chunkedEncoding === true && hasNodeWrite(h1)) {
+        this.direct = own;
+        this.writesThrough = true;
+      }
     } else if (this.h2) {
       // The compatibility API sends the HEADERS frame from writeHead().
       this.h2.stream.setTimeout(0);
@@ -202,8 +215,39 @@ class NodeSink implements SseSink {
     if (direct !== undefined) {
       // An empty chunk would end the body; `res.write` writes nothing for one either.
       if (chunk.length === 0) return true;
+      if (this.corks > 0) {
+        if (this.heldFirst === undefined) this.heldFirst = chunk;
+        else (this.heldMore ??= [this.heldFirst]).push(chunk);
+        this.heldSize += chunk.length;
+        // The socket's own state: a 'drain' is due exactly when it is over its mark already.
+        if (this.heldSize < direct.writableHighWaterMark) return direct.writableLength < direct.writableHighWaterMark;
+        // A tick that writes this much writes now, so the socket's backpressure holds.
+        return this.writeHeld(direct);
+      }
       ok = direct.write(frameChunk(chunk));
     } else ok = this.writeFn.call(this.res, chunk);
+    this.watchDrain(ok, direct);
+    return ok;
+  }
+
+  /**
+   * Writes what was held while corked as one chunk (shared by the streams that held the same
+   * bytes). Returns the socket's backpressure bit.
+   */
+  private writeHeld(direct: DirectSocket): boolean {
+    const first = this.heldFirst;
+    if (first === undefined) return direct.writableLength < direct.writableHighWaterMark;
+    const more = this.heldMore;
+    const chunk = more === undefined ? first : joinChunks(more, this.heldSize);
+    this.heldFirst = undefined;
+    this.heldMore = undefined;
+    this.heldSize = 0;
+    const ok = direct.write(frameChunk(chunk));
+    this.watchDrain(ok, direct);
+    return ok;
+  }
+
+  private watchDrain(ok: boolean, direct: DirectSocket | undefined): void {
     // 'drain' only ever follows a write that returned false, so the listener is added then:
     // most streams never fill their buffer, and an idle stream stays smaller without it.
     if (!ok && !this.drainBound && this.onDrain) {
@@ -212,12 +256,11 @@ class NodeSink implements SseSink {
       if (direct !== undefined) direct.on('drain', this.onDrain);
       else this.res.on('drain', this.onDrain);
     }
-    return ok;
   }
 
   bufferedBytes(): number {
     if (this.h2) return this.h2.stream.writableLength;
-    return this.h1!.writableLength;
+    return this.h1!.writableLength + this.heldSize;
   }
 
   flush(): void {
@@ -225,22 +268,31 @@ class NodeSink implements SseSink {
   }
 
   cork(): void {
-    if (this.corkTarget) this.corkTarget.cork();
+    // Direct writes are held here: a socket's own cork would queue each one as a stream write.
+    if (this.direct !== undefined) this.corks++;
+    else if (this.corkTarget) this.corkTarget.cork();
     else if (this.h1) this.h1.cork();
     else this.h2!.stream.cork();
   }
 
   uncork(): void {
-    if (this.corkTarget) this.corkTarget.uncork();
+    if (this.direct !== undefined) {
+      if (this.corks > 0 && --this.corks === 0) this.writeHeld(this.direct);
+    } else if (this.corkTarget) this.corkTarget.uncork();
     else if (this.h1) this.h1.uncork();
     else this.h2!.stream.uncork();
   }
 
   end(): void {
+    if (this.direct !== undefined) {
+      this.corks = 0;
+      this.writeHeld(this.direct);
+    }
     this.res.end();
   }
 
   destroy(): void {
+    this.dropHeld();
     if (this.h2) this.h2.stream.destroy();
     else this.h1!.destroy();
   }
@@ -277,6 +329,14 @@ class NodeSink implements SseSink {
     if (this.h2) this.h2.stream.on('error', this.handleError);
   }
 
+  /** Forgets held writes (the transport is gone, or is being dropped). */
+  private dropHeld(): void {
+    this.corks = 0;
+    this.heldFirst = undefined;
+    this.heldMore = undefined;
+    this.heldSize = 0;
+  }
+
   private readonly handleError = (err: Error): void => {
     this.errored = err;
   };
@@ -284,6 +344,7 @@ class NodeSink implements SseSink {
   private readonly handleClose = (): void => {
     // A kept-alive socket outlives the response: it must not call into a closed connection.
     if (this.direct !== undefined && this.drainBound && this.onDrain) this.direct.off('drain', this.onDrain);
+    this.dropHeld();
     this.direct = undefined;
     const onClose = this.onClose;
     this.onClose = undefined;

@@ -1,36 +1,4 @@
-/** Joins larger than this are not remembered (bounds what the memo keeps referenced). */
-const JOIN_MEMO_LIMIT = 64 * 1024;
-let memoParts: readonly Uint8Array[] | undefined;
-let memoJoined: Uint8Array | undefined;
-
-/**
- * `parts` as one buffer of `size` bytes. Connections that held the same broadcasts in a window
- * hold the very same buffers in the same order, and the window ends them one after the other:
- * the last join is remembered, so they all write one joined buffer instead of a copy each.
- * `parts` is not changed afterwards (the caller lets go of it).
- */
-function join(parts: readonly Uint8Array[], size: number): Uint8Array {
-  const memo = memoParts;
-  if (memo !== undefined && memo.length === parts.length) {
-    let same = true;
-    for (let i = 0; i < parts.length; i++) {
-      if (parts[i] !== memo[i]) {
-        same = false;
-        break;
-      }
-    }
-    if (same) return memoJoined!;
-  }
-  const joined = Buffer.concat(parts, size);
-  if (size <= JOIN_MEMO_LIMIT) {
-    memoParts = parts;
-    memoJoined = joined;
-  } else {
-    memoParts = undefined;
-    memoJoined = undefined;
-  }
-  return joined;
-}
+import { joinChunks } from './shared-bytes.js';
 
 /**
  * Encoded events a connection holds back instead of writing them at once: during a coalescing
@@ -83,11 +51,11 @@ export class PendingWrites {
     const items = this.items;
     let chunk: Uint8Array;
     if (this.holes === 0 && items.length === 1) chunk = items[0]!;
-    else if (this.holes === 0) chunk = join(items as Uint8Array[], this.size);
+    else if (this.holes === 0) chunk = joinChunks(items as Uint8Array[], this.size);
     else {
       const parts: Uint8Array[] = [];
       for (const item of items) if (item !== undefined) parts.push(item);
-      chunk = join(parts, this.size);
+      chunk = joinChunks(parts, this.size);
     }
     this.items = [];
     this.keys?.clear();

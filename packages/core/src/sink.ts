@@ -26,6 +26,13 @@ export interface SseSink {
    * layer in between can grow the data by an unknown amount.
    */
   readonly writeOverhead?: number | undefined;
+  /**
+   * True when each write goes to the network at once (a system call per write, as the Node sink's
+   * direct HTTP/1.1 socket writes do). A connection then corks the sink from the first write of an
+   * event-loop tick, so that everything written in the tick leaves together at its end. Leave it
+   * undefined (`false`) when the transport already joins a tick's writes, as `res.write` does.
+   */
+  readonly writesThrough?: boolean | undefined;
   /** Pushes bytes through intermediate layers (compression) when they buffer. */
   flush(): void;
   /** Holds writes until {@link SseSink.uncork}, so several events leave in one syscall. */

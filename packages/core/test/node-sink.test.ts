@@ -3,7 +3,7 @@ import type { Socket } from 'node:net';
 import { Hub, createConnection, type SseConnection } from '@ssekit/core';
 import { rawRequest } from '@ssekit/testkit';
 import { streamRequest } from '@ssekit/harness/raw';
-import { frameChunk } from '../src/chunk-framing';
+import { frameChunk } from '../src/shared-bytes';
 import { PendingWrites } from '../src/pending';
 import { Inbox, closeAll, deferred, parseWire, startServer, track, waitFor } from './helpers';
 
@@ -33,6 +33,8 @@ async function serve(prepare?: (req: IncomingMessage, res: ServerResponse) => vo
 /** The body of a raw HTTP/1.1 response, after its head. */
 const bodyOf = (raw: Buffer): Buffer => raw.subarray(raw.indexOf('\r\n\r\n') + 4);
 
+const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
+
 const chunk = (text: string): string => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
 
 describe('the Node HTTP/1.1 sink', () => {
@@ -42,7 +44,9 @@ describe('the Node HTTP/1.1 sink', () => {
     const { conn } = await opened.next();
     await waitFor(() => raw.received().includes('\r\n\r\n'), 5000, 'response head');
     await conn.send({ data: 'one', id: '1' });
+    await nextTurn();
     await conn.send({ data: 'two\nlines' });
+    await nextTurn();
     conn.close();
     await waitFor(() => raw.received().includes('0\r\n\r\n'), 5000, 'last chunk');
     expect(bodyOf(raw.received()).toString('latin1')).toBe(chunk('id: 1\ndata: one\n\n') + chunk('data: two\ndata: lines\n\n') + '0\r\n\r\n');
@@ -51,6 +55,22 @@ describe('the Node HTTP/1.1 sink', () => {
     raw.socket.write('GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
     await waitFor(() => raw.received().subarray(before).includes('ok'), 5000, 'second response');
     expect(raw.received().subarray(before).toString('latin1')).toMatch(/^HTTP\/1\.1 200 OK\r\n/);
+  });
+
+  it('what is written in one tick leaves as one chunk, ahead of what the next tick writes', async () => {
+    const { server, opened } = await serve();
+    const raw = rawRequest(server.port, streamRequest('/sse'));
+    const { conn } = await opened.next();
+    await waitFor(() => raw.received().includes('\r\n\r\n'), 5000, 'response head');
+    void conn.send({ data: 'a' });
+    void conn.sendComment('b');
+    void conn.send({ data: 'c' });
+    await nextTurn();
+    void conn.send({ data: 'd' });
+    await nextTurn();
+    conn.close();
+    await waitFor(() => raw.received().includes('0\r\n\r\n'), 5000, 'last chunk');
+    expect(bodyOf(raw.received()).toString('latin1')).toBe(chunk('data: a\n\n: b\ndata: c\n\n') + chunk('data: d\n\n') + '0\r\n\r\n');
   });
 
   it('a client that stops reading gets everything once it reads again, and its socket keeps no listener of the closed stream', async () => {
