@@ -150,8 +150,6 @@ class NodeSink implements SseSink {
    * bytes on the wire are the same; `res.end()` still writes the last chunk.
    */
   private direct: DirectSocket | undefined;
-  /** {@link SseSink.writesThrough}: true while writes go to the socket directly. */
-  writesThrough = false;
   /** Open `cork()` calls; while above 0, direct writes are held here and leave at the last `uncork()`. */
   private corks = 0;
   /** The first write held while corked (most ticks hold one), then {@link NodeSink.heldMore}. */
@@ -177,6 +175,11 @@ class NodeSink implements SseSink {
     this.writeOverhead = this.hasFlush ? undefined : 16;
   }
 
+  /** {@link SseSink.writesThrough}: true while writes go to the socket directly. */
+  get writesThrough(): boolean {
+    return this.direct !== undefined;
+  }
+
   get destroyed(): boolean {
     const res = this.res;
     if (res.destroyed || res.writableEnded) return true;
@@ -198,10 +201,7 @@ class NodeSink implements SseSink {
       h1.flushHeaders();
       this.corkTarget = h1.socket ?? undefined;
       const own = h1.socket as DirectSocket | null;
-      if (ON_NODE && !this.hasFlush && own !== null && own._httpMessage === h1 && h1.chunkedEncoding === true && hasNodeWrite(h1)) {
-        this.direct = own;
-        this.writesThrough = true;
-      }
+      if (ON_NODE && !this.hasFlush && own !== null && own._httpMessage === h1 && h1.chunkedEncoding === true && hasNodeWrite(h1)) this.direct = own;
     } else if (this.h2) {
       // The compatibility API sends the HEADERS frame from writeHead().
       this.h2.stream.setTimeout(0);
