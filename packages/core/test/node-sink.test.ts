@@ -1,7 +1,7 @@
 import type { IncomingMessage, ServerResponse } from 'node:http';
 import type { Socket } from 'node:net';
 import { Hub, createConnection, type SseConnection } from '@ssekit/core';
-import { rawRequest } from '@ssekit/testkit';
+import { rawRequest, type RawRequest } from '@ssekit/testkit';
 import { streamRequest } from '@ssekit/harness/raw';
 import { frameChunk } from '../src/shared-bytes';
 import { PendingWrites } from '../src/pending';
@@ -35,21 +35,32 @@ const bodyOf = (raw: Buffer): Buffer => raw.subarray(raw.indexOf('\r\n\r\n') + 4
 
 const nextTurn = (): Promise<void> => new Promise((resolve) => setImmediate(resolve));
 
+/** Opens a stream on a raw socket to a {@link serve} server and waits for the response head. */
+async function openStream() {
+  const { server, opened } = await serve();
+  const raw = rawRequest(server.port, streamRequest('/sse'));
+  const { conn } = await opened.next();
+  await waitFor(() => raw.received().includes('\r\n\r\n'), 5000, 'response head');
+  return { conn, raw };
+}
+
+/** Closes the stream and resolves with its body once the last chunk arrived. */
+async function closeAndReadBody(conn: SseConnection, raw: RawRequest): Promise<string> {
+  conn.close();
+  await waitFor(() => raw.received().includes('0\r\n\r\n'), 5000, 'last chunk');
+  return bodyOf(raw.received()).toString('latin1');
+}
+
 const chunk = (text: string): string => `${Buffer.byteLength(text).toString(16)}\r\n${text}\r\n`;
 
 describe('the Node HTTP/1.1 sink', () => {
   it('frames each write as one chunk of the body, ends with the last chunk, and the socket stays usable', async () => {
-    const { server, opened } = await serve();
-    const raw = rawRequest(server.port, streamRequest('/sse'));
-    const { conn } = await opened.next();
-    await waitFor(() => raw.received().includes('\r\n\r\n'), 5000, 'response head');
+    const { conn, raw } = await openStream();
     await conn.send({ data: 'one', id: '1' });
     await nextTurn();
     await conn.send({ data: 'two\nlines' });
     await nextTurn();
-    conn.close();
-    await waitFor(() => raw.received().includes('0\r\n\r\n'), 5000, 'last chunk');
-    expect(bodyOf(raw.received()).toString('latin1')).toBe(chunk('id: 1\ndata: one\n\n') + chunk('data: two\ndata: lines\n\n') + '0\r\n\r\n');
+    expect(await closeAndReadBody(conn, raw)).toBe(chunk('id: 1\ndata: one\n\n') + chunk('data: two\ndata: lines\n\n') + '0\r\n\r\n');
     // The stream ended cleanly: the same (kept-alive) socket serves the next request.
     const before = raw.received().length;
     raw.socket.write('GET /plain HTTP/1.1\r\nHost: 127.0.0.1\r\n\r\n');
@@ -58,19 +69,14 @@ describe('the Node HTTP/1.1 sink', () => {
   });
 
   it('what is written in one tick leaves as one chunk, ahead of what the next tick writes', async () => {
-    const { server, opened } = await serve();
-    const raw = rawRequest(server.port, streamRequest('/sse'));
-    const { conn } = await opened.next();
-    await waitFor(() => raw.received().includes('\r\n\r\n'), 5000, 'response head');
+    const { conn, raw } = await openStream();
     void conn.send({ data: 'a' });
     void conn.sendComment('b');
     void conn.send({ data: 'c' });
     await nextTurn();
     void conn.send({ data: 'd' });
     await nextTurn();
-    conn.close();
-    await waitFor(() => raw.received().includes('0\r\n\r\n'), 5000, 'last chunk');
-    expect(bodyOf(raw.received()).toString('latin1')).toBe(chunk('data: a\n\n: b\ndata: c\n\n') + chunk('data: d\n\n') + '0\r\n\r\n');
+    expect(await closeAndReadBody(conn, raw)).toBe(chunk('data: a\n\n: b\ndata: c\n\n') + chunk('data: d\n\n') + '0\r\n\r\n');
   });
 
   it('a client that stops reading gets everything once it reads again, and its socket keeps no listener of the closed stream', async () => {
@@ -86,7 +92,7 @@ describe('the Node HTTP/1.1 sink', () => {
     while (socket.writableLength === 0 && sent < 2000) {
       last = conn.send({ data: payload });
       sent++;
-      if (sent % 16 === 0) await new Promise((resolve) => setImmediate(resolve));
+      if (sent % 16 === 0) await nextTurn();
     }
     expect(socket.writableLength).toBeGreaterThan(0);
     expect(socket.listenerCount('drain')).toBe(drainListeners + 1);
@@ -96,8 +102,7 @@ describe('the Node HTTP/1.1 sink', () => {
     await waitFor(() => raw.received().includes('id: end'), 10_000, 'the event after the drain');
     const events = parseWire(bodyOf(raw.received()).toString('latin1').replace(/\r\n[0-9a-f]+\r\n|^[0-9a-f]+\r\n/g, ''));
     expect(events.events).toHaveLength(sent + 1);
-    conn.close();
-    await waitFor(() => raw.received().includes('0\r\n\r\n'), 5000, 'last chunk');
+    await closeAndReadBody(conn, raw);
     expect(socket.listenerCount('drain')).toBe(drainListeners);
   });
 
